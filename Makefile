@@ -1,0 +1,43 @@
+# Everything a user or CI runs goes through these targets; each bootstraps its own
+# environment on first use from nothing but python3 (>= 3.11), git and make.
+PYTHON ?= python3
+BOOT   := .cache/bootstrap
+UV     := $(BOOT)/bin/uv
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: demo test lint typecheck unit bench env clean
+
+demo: $(VENV)/.synced  ## run the main job
+	$(PY) examples/quickstart/triage.py
+
+test: $(VENV)/.synced lint typecheck unit  ## run the whole test suite (lint, types, tests)
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.synced
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md)
+	$(PY) benchmarks/bench_primitives.py
+
+env: $(VENV)/.synced
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "TTA.dev needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet 'uv>=0.5'
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock $(wildcard packages/*/pyproject.toml)
+	$(UV) sync --locked --all-packages --all-extras --python $(PYTHON)
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(BOOT)

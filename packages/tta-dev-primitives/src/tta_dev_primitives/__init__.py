@@ -1,0 +1,64 @@
+"""TTA.dev core: composable async workflow primitives with tracing and metrics built in.
+
+Example::
+
+    from tta_dev_primitives import RetryPrimitive, TimeoutPrimitive, WorkflowContext
+
+    workflow = RetryPrimitive(TimeoutPrimitive(fetch, 5.0)) >> summarise
+    summary = await workflow.execute("https://example.org", WorkflowContext())
+"""
+
+from tta_dev_primitives.core import (
+    ConditionalPrimitive,
+    LambdaPrimitive,
+    ParallelPrimitive,
+    RouterPrimitive,
+    SequentialPrimitive,
+    WorkflowContext,
+    WorkflowPrimitive,
+    WrapperPrimitive,
+)
+from tta_dev_primitives.exceptions import (
+    AllAlternativesFailedError,
+    CircuitOpenError,
+    CompositionError,
+    PrimitiveTimeoutError,
+    RouteNotFoundError,
+    TTAError,
+)
+from tta_dev_primitives.performance import CacheBackend, CachePrimitive, InMemoryCacheBackend
+from tta_dev_primitives.recovery import (
+    CircuitBreakerPrimitive,
+    CircuitState,
+    FallbackPrimitive,
+    RetryPrimitive,
+    TimeoutPrimitive,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllAlternativesFailedError",
+    "CacheBackend",
+    "CachePrimitive",
+    "CircuitBreakerPrimitive",
+    "CircuitOpenError",
+    "CircuitState",
+    "CompositionError",
+    "ConditionalPrimitive",
+    "FallbackPrimitive",
+    "InMemoryCacheBackend",
+    "LambdaPrimitive",
+    "ParallelPrimitive",
+    "PrimitiveTimeoutError",
+    "RetryPrimitive",
+    "RouteNotFoundError",
+    "RouterPrimitive",
+    "SequentialPrimitive",
+    "TTAError",
+    "TimeoutPrimitive",
+    "WorkflowContext",
+    "WorkflowPrimitive",
+    "WrapperPrimitive",
+    "__version__",
+]

@@ -1,0 +1,271 @@
+"""``WorkflowPrimitive``, the one abstraction everything else is built from."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from asyncio import CancelledError
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from opentelemetry import trace
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
+
+from tta_dev_primitives.core.context import WorkflowContext
+from tta_dev_primitives.exceptions import CompositionError
+from tta_dev_primitives.observability.metrics import PrimitiveMetrics
+from tta_dev_primitives.observability.tracing import active_tracer
+
+if TYPE_CHECKING:
+    from tta_dev_primitives.core.parallel import ParallelPrimitive
+    from tta_dev_primitives.core.sequential import SequentialPrimitive
+
+__all__ = [
+    "AsyncStep",
+    "LambdaPrimitive",
+    "WorkflowPrimitive",
+    "as_decision",
+    "as_primitive",
+    "takes_context",
+]
+
+TIn = TypeVar("TIn")
+TOut = TypeVar("TOut")
+TNext = TypeVar("TNext")
+
+AsyncStep = Callable[[TIn], Awaitable[TOut]] | Callable[[TIn, WorkflowContext], Awaitable[TOut]]
+"""An async function usable as a step: ``async def f(x)`` or ``async def f(x, ctx)``."""
+
+
+class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
+    """A unit of async work: implement :meth:`_execute_impl`, call :meth:`execute`.
+
+    ``execute`` wraps ``_execute_impl`` with a span (when a tracer provider is set)
+    and Prometheus metrics, so a subclass gets observability by implementing the
+    one abstract method and must not override ``execute``.
+
+    ``a >> b`` runs ``b`` on ``a``'s output; ``a | b`` runs both on the same input.
+    Async functions compose too: ``prim >> some_async_fn``.
+    """
+
+    #: Name in spans and metric labels; defaults to the class name. Keep it a fixed,
+    #: code-chosen string: it is a metric label, so it must not carry ids.
+    name: str = ""
+    _metrics: PrimitiveMetrics | None = None
+
+    @abstractmethod
+    async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        """Do the work of this primitive. The only method a subclass must write."""
+
+    @property
+    def display_name(self) -> str:
+        """The name used in spans and metrics."""
+        return self.name or type(self).__name__
+
+    def _bind_metrics(self) -> PrimitiveMetrics:
+        self._metrics = PrimitiveMetrics(self.display_name, type(self).__name__)
+        return self._metrics
+
+    async def execute(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        """Run the primitive on ``input_data``; traced and measured."""
+        tracer = active_tracer()
+        if tracer is not None:
+            return await self._execute_traced(tracer, input_data, context, None)
+        metrics = self._metrics or self._bind_metrics()
+        start = perf_counter()
+        try:
+            result = await self._execute_impl(input_data, context)
+        except CancelledError:
+            metrics.cancelled.inc()
+            raise
+        except BaseException:
+            metrics.duration.observe(perf_counter() - start)
+            metrics.error.inc()
+            raise
+        metrics.duration.observe(perf_counter() - start)
+        metrics.success.inc()
+        return result
+
+    async def _execute_attempt(
+        self, input_data: TIn, context: WorkflowContext, attempt: int
+    ) -> TOut:
+        """``execute`` for a retry's attempt number ``attempt`` (recorded on the span)."""
+        tracer = active_tracer()
+        if tracer is not None:
+            return await self._execute_traced(tracer, input_data, context, attempt)
+        return await self.execute(input_data, context)
+
+    async def _execute_traced(
+        self, tracer: Tracer, input_data: TIn, context: WorkflowContext, attempt: int | None
+    ) -> TOut:
+        metrics = self._metrics or self._bind_metrics()
+        attributes: dict[str, str | int] = {
+            "tta.primitive.name": self.display_name,
+            "tta.primitive.type": type(self).__name__,
+            "tta.workflow.id": context.workflow_id,
+            "tta.correlation_id": context.correlation_id,
+        }
+        if attempt is not None:
+            attributes["tta.attempt"] = attempt
+        parent = _remote_parent(context)
+        with tracer.start_as_current_span(
+            self.display_name,
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            start = perf_counter()
+            try:
+                result = await self._execute_impl(input_data, context)
+            except CancelledError:
+                metrics.cancelled.inc()
+                span.set_attribute("tta.outcome", "cancelled")
+                raise
+            except BaseException as exc:
+                metrics.duration.observe(perf_counter() - start)
+                metrics.error.inc()
+                span.set_attribute("tta.outcome", "error")
+                span.set_attribute("error.type", type(exc).__qualname__)
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                raise
+            metrics.duration.observe(perf_counter() - start)
+            metrics.success.inc()
+            span.set_attribute("tta.outcome", "success")
+            return result
+
+    # -- composition -----------------------------------------------------------------
+
+    def __rshift__(
+        self, other: WorkflowPrimitive[TOut, TNext] | AsyncStep[TOut, TNext]
+    ) -> SequentialPrimitive[TIn, TNext]:
+        from tta_dev_primitives.core.sequential import SequentialPrimitive
+
+        return SequentialPrimitive._compose(self, as_primitive(other, "a `>>` sequence"))
+
+    def __rrshift__(self, other: AsyncStep[Any, TIn]) -> SequentialPrimitive[Any, TOut]:
+        from tta_dev_primitives.core.sequential import SequentialPrimitive
+
+        return SequentialPrimitive._compose(as_primitive(other, "a `>>` sequence"), self)
+
+    def __or__(
+        self, other: WorkflowPrimitive[TIn, Any] | AsyncStep[TIn, Any]
+    ) -> ParallelPrimitive[TIn]:
+        from tta_dev_primitives.core.parallel import ParallelPrimitive
+
+        return ParallelPrimitive._compose(self, as_primitive(other, "a `|` parallel"))
+
+    def __ror__(self, other: AsyncStep[TIn, Any]) -> ParallelPrimitive[TIn]:
+        from tta_dev_primitives.core.parallel import ParallelPrimitive
+
+        return ParallelPrimitive._compose(as_primitive(other, "a `|` parallel"), self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.display_name!r})"
+
+
+def _remote_parent(context: WorkflowContext) -> Any:
+    """An OpenTelemetry context parented to the workflow's incoming trace, if any.
+
+    Only used when no span is current, i.e. for the first span of a workflow.
+    """
+    if context.trace_id is None or context.span_id is None:
+        return None
+    if trace.get_current_span().get_span_context().is_valid:
+        return None
+    try:
+        span_context = SpanContext(
+            trace_id=int(context.trace_id, 16),
+            span_id=int(context.span_id, 16),
+            is_remote=True,
+            trace_flags=TraceFlags(context.trace_flags),
+        )
+    except ValueError:
+        return None
+    return trace.set_span_in_context(NonRecordingSpan(span_context))
+
+
+class LambdaPrimitive(WorkflowPrimitive[TIn, TOut]):
+    """A primitive backed by an async function ``f(x)`` or ``f(x, ctx)``."""
+
+    def __init__(self, func: AsyncStep[TIn, TOut], *, name: str | None = None) -> None:
+        if isinstance(func, WorkflowPrimitive) or not _is_async_callable(func):
+            raise CompositionError(func, "a LambdaPrimitive")
+        self.func = func
+        self._takes_context = takes_context(func)
+        self.name = name or getattr(func, "__name__", "") or "lambda"
+
+    async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        if self._takes_context:
+            return await cast(Callable[[TIn, WorkflowContext], Awaitable[TOut]], self.func)(
+                input_data, context
+            )
+        return await cast(Callable[[TIn], Awaitable[TOut]], self.func)(input_data)
+
+
+def as_primitive(obj: object, operation: str = "a composition") -> WorkflowPrimitive[Any, Any]:
+    """``obj`` itself if it is a primitive; an async callable wrapped in a LambdaPrimitive.
+
+    Raises :class:`CompositionError` (a ``TypeError``) naming ``obj`` otherwise.
+    """
+    if isinstance(obj, WorkflowPrimitive):
+        return cast(WorkflowPrimitive[Any, Any], obj)
+    if _is_async_callable(obj):
+        return LambdaPrimitive(cast(AsyncStep[Any, Any], obj))
+    raise CompositionError(obj, operation)
+
+
+def _is_async_callable(obj: object) -> bool:
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(obj, "__call__", None)  # noqa: B004 - an async __call__ counts
+    return call is not None and not inspect.isclass(obj) and inspect.iscoroutinefunction(call)
+
+
+def takes_context(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` wants the context: ``f(x, ctx)`` rather than ``f(x)``."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return True
+    positional = [
+        p
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(positional) < 2:
+        return False
+    second = positional[1]
+    return second.default is inspect.Parameter.empty or second.name in ("ctx", "context")
+
+
+def as_decision(
+    func: Callable[..., Any], what: str
+) -> Callable[[Any, WorkflowContext], Awaitable[Any]]:
+    """Adapt a predicate or route function to ``async f(x, ctx)``.
+
+    Accepts ``f(x)`` or ``f(x, ctx)``, plain or async; decided once, not per call.
+    """
+    if not callable(func):
+        raise CompositionError(func, what)
+    with_context = takes_context(func)
+    is_async = _is_async_callable(func)
+
+    async def decide(value: Any, context: WorkflowContext) -> Any:
+        result = func(value, context) if with_context else func(value)
+        return await result if is_async else result
+
+    return decide

@@ -1,0 +1,14 @@
+"""Primitives that keep a workflow going when a step fails."""
+
+from tta_dev_primitives.recovery.circuit_breaker import CircuitBreakerPrimitive, CircuitState
+from tta_dev_primitives.recovery.fallback import FallbackPrimitive
+from tta_dev_primitives.recovery.retry import RetryPrimitive
+from tta_dev_primitives.recovery.timeout import TimeoutPrimitive
+
+__all__ = [
+    "CircuitBreakerPrimitive",
+    "CircuitState",
+    "FallbackPrimitive",
+    "RetryPrimitive",
+    "TimeoutPrimitive",
+]

@@ -1,0 +1,149 @@
+"""``CircuitBreakerPrimitive``: stop calling something that keeps failing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import TypeVar
+
+from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
+from tta_dev_primitives.core.context import WorkflowContext
+from tta_dev_primitives.core.wrapper import WrapperPrimitive
+from tta_dev_primitives.exceptions import CircuitOpenError
+from tta_dev_primitives.observability.metrics import CIRCUIT_STATE, CIRCUIT_TRANSITIONS
+
+__all__ = ["CircuitBreakerPrimitive", "CircuitState"]
+
+TIn = TypeVar("TIn")
+TOut = TypeVar("TOut")
+
+
+class CircuitState(Enum):
+    """State of a circuit breaker; the value is what the state gauge reports."""
+
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+
+class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
+    """Fails fast with :class:`CircuitOpenError` while ``inner`` keeps failing.
+
+    * **closed**: calls go through; ``failure_threshold`` consecutive failures open it.
+    * **open**: calls fail at once, without running ``inner``, for ``reset_timeout``
+      seconds (the error's ``retry_after`` says how long is left).
+    * **half-open**: then up to ``half_open_max_calls`` trial calls go through at a
+      time; ``success_threshold`` successes close the circuit, one failure opens it
+      again for another ``reset_timeout``.
+
+    Only errors matching ``failure_on`` count as failures; a cancellation never does.
+    ``clock`` (seconds, monotonic) is injectable for tests.
+    """
+
+    kind = "breaker"
+
+    def __init__(
+        self,
+        inner: WorkflowPrimitive[TIn, TOut] | AsyncStep[TIn, TOut],
+        *,
+        failure_threshold: int = 5,
+        reset_timeout: float = 30.0,
+        half_open_max_calls: int = 1,
+        success_threshold: int = 1,
+        failure_on: type[Exception] | tuple[type[Exception], ...] = Exception,
+        clock: Callable[[], float] = time.monotonic,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(inner, name=name)
+        for label, count in (
+            ("failure_threshold", failure_threshold),
+            ("half_open_max_calls", half_open_max_calls),
+            ("success_threshold", success_threshold),
+        ):
+            if count < 1:
+                raise ValueError(f"{label} must be at least 1, got {count}")
+        if not reset_timeout >= 0:
+            raise ValueError(f"reset_timeout must be >= 0, got {reset_timeout!r}")
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self.half_open_max_calls = half_open_max_calls
+        self.success_threshold = success_threshold
+        self.failure_on = failure_on
+        self._clock = clock
+        self._state = CircuitState.CLOSED
+        self._failures = 0
+        self._successes = 0
+        self._opened_at = 0.0
+        self._probes = 0
+        self._state_gauge = CIRCUIT_STATE.labels(self.display_name)
+        self._state_gauge.set(CircuitState.CLOSED.value)
+        self._entered = {s: CIRCUIT_TRANSITIONS.labels(self.display_name, s.name.lower()) for s in CircuitState}
+
+    @property
+    def state(self) -> CircuitState:
+        """The current state, moving from open to half-open once the reset timeout passed."""
+        if self._state is CircuitState.OPEN and self._reset_due():
+            self._enter(CircuitState.HALF_OPEN)
+        return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failures counted since the last success (or since the circuit closed)."""
+        return self._failures
+
+    def reset(self) -> None:
+        """Close the circuit by hand and forget past failures."""
+        self._enter(CircuitState.CLOSED)
+
+    async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        state = self.state
+        if state is CircuitState.OPEN:
+            raise CircuitOpenError(self.display_name, self._time_left(), self._failures)
+        probing = state is CircuitState.HALF_OPEN
+        if probing:
+            if self._probes >= self.half_open_max_calls:
+                raise CircuitOpenError(self.display_name, self.reset_timeout, self._failures)
+            self._probes += 1
+        try:
+            result = await self.inner.execute(input_data, context)
+        except self.failure_on:
+            self._on_failure()
+            raise
+        finally:
+            if probing:
+                self._probes -= 1
+        self._on_success()
+        return result
+
+    def _on_failure(self) -> None:
+        self._failures += 1
+        if self._state is CircuitState.HALF_OPEN or (
+            self._state is CircuitState.CLOSED and self._failures >= self.failure_threshold
+        ):
+            self._enter(CircuitState.OPEN)
+
+    def _on_success(self) -> None:
+        if self._state is CircuitState.HALF_OPEN:
+            self._successes += 1
+            if self._successes >= self.success_threshold:
+                self._enter(CircuitState.CLOSED)
+        elif self._state is CircuitState.CLOSED:
+            self._failures = 0
+
+    def _enter(self, state: CircuitState) -> None:
+        if state is CircuitState.OPEN:
+            self._opened_at = self._clock()
+        elif state is CircuitState.CLOSED:
+            self._failures = 0
+        self._successes = 0
+        if state is not self._state:
+            self._state = state
+            self._state_gauge.set(state.value)
+            self._entered[state].inc()
+
+    def _reset_due(self) -> bool:
+        return self._clock() - self._opened_at >= self.reset_timeout
+
+    def _time_left(self) -> float:
+        return max(0.0, self.reset_timeout - (self._clock() - self._opened_at))
