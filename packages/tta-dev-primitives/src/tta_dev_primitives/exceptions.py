@@ -102,12 +102,11 @@ class CircuitOpenError(TTAError):
         )
 
 
-class AllAlternativesFailedError(TTAError, ExceptionGroup):  # type: ignore[misc]
+class AllAlternativesFailedError(TTAError, ExceptionGroup[Exception]):
     """Every alternative of a FallbackPrimitive failed; ``exceptions`` lists them in order."""
 
-    def __new__(
-        cls, message: str, exceptions: Sequence[Exception]
-    ) -> AllAlternativesFailedError:
+    def __new__(cls, message: str, exceptions: Sequence[Exception]) -> AllAlternativesFailedError:
+        """Make the group; ``exceptions`` are the failures, in the order tried."""
         return super().__new__(cls, message, exceptions)
 
     def derive(self, excs: Sequence[Exception]) -> AllAlternativesFailedError:  # type: ignore[override]

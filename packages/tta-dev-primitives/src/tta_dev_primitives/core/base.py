@@ -220,7 +220,7 @@ def as_primitive(obj: object, operation: str = "a composition") -> WorkflowPrimi
     Raises :class:`CompositionError` (a ``TypeError``) naming ``obj`` otherwise.
     """
     if isinstance(obj, WorkflowPrimitive):
-        return cast(WorkflowPrimitive[Any, Any], obj)
+        return obj
     if _is_async_callable(obj):
         return LambdaPrimitive(cast(AsyncStep[Any, Any], obj))
     raise CompositionError(obj, operation)

@@ -42,18 +42,18 @@ class WorkflowContext:
 
     __slots__ = (
         "_parent",
+        "_start_monotonic",
         "checkpoints",
         "context_id",
         "correlation_id",
         "metadata",
+        "span_id",
         "start_time",
         "state",
         "tags",
         "trace_flags",
         "trace_id",
-        "span_id",
         "workflow_id",
-        "_start_monotonic",
     )
 
     def __init__(

@@ -27,9 +27,7 @@ class WrapperPrimitive(WorkflowPrimitive[TIn, TOut]):
         *,
         name: str | None = None,
     ) -> None:
-        self.inner: WorkflowPrimitive[TIn, TOut] = as_primitive(
-            inner, f"a {type(self).__name__}"
-        )
+        self.inner: WorkflowPrimitive[TIn, TOut] = as_primitive(inner, f"a {type(self).__name__}")
         self.name = name or f"{self.kind}({self.inner.display_name})"
 
     def __repr__(self) -> str:

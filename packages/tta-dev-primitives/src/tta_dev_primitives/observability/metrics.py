@@ -64,7 +64,12 @@ _M = TypeVar("_M", bound=MetricWrapperBase)
 def _declare(
     cls: type[_M], name: str, description: str, labels: tuple[str, ...], unit: str, **kw: object
 ) -> _M:
-    kind: MetricKind = {Counter: "counter", Gauge: "gauge", Histogram: "histogram"}[cls]  # type: ignore[index]
+    kinds: dict[type[MetricWrapperBase], MetricKind] = {
+        Counter: "counter",
+        Gauge: "gauge",
+        Histogram: "histogram",
+    }
+    kind = kinds[cls]
     METRICS.append(MetricSpec(name, kind, unit, labels, description))
     return cls(name, description, labels, **kw)  # type: ignore[arg-type]
 

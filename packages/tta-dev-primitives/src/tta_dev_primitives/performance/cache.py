@@ -85,7 +85,7 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
         self.backend: CacheBackend = backend or InMemoryCacheBackend(
             1024 if max_size is None else max_size, clock=clock, on_evict=evictions.inc
         )
-        key_func = key or default_cache_key
+        key_func: Callable[..., str] = key or default_cache_key
         if not callable(key_func):
             raise TypeError(f"key must be a function of the input, not {key_func!r}")
         self._key_takes_context = takes_context(key_func)
@@ -121,7 +121,7 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
             self._coalesced.inc()
         flight.waiters += 1
         try:
-            return await asyncio.shield(flight.task)  # type: ignore[no-any-return]
+            return await asyncio.shield(flight.task)
         finally:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():

@@ -78,7 +78,9 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         self._probes = 0
         self._state_gauge = CIRCUIT_STATE.labels(self.display_name)
         self._state_gauge.set(CircuitState.CLOSED.value)
-        self._entered = {s: CIRCUIT_TRANSITIONS.labels(self.display_name, s.name.lower()) for s in CircuitState}
+        self._entered = {
+            s: CIRCUIT_TRANSITIONS.labels(self.display_name, s.name.lower()) for s in CircuitState
+        }
 
     @property
     def state(self) -> CircuitState:

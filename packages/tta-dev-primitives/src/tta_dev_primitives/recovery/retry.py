@@ -115,7 +115,7 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
 
 
 def _retry_predicate(retry_on: RetryOn) -> Callable[[BaseException], bool]:
-    if isinstance(retry_on, type) or isinstance(retry_on, tuple):
+    if isinstance(retry_on, type | tuple):
         types = retry_on
 
         def matches(error: BaseException) -> bool:

@@ -1,0 +1,33 @@
+"""Rules for the whole test suite.
+
+Tests that need a real part (PostgreSQL, the local model, Prometheus, Chromium,
+OpenBao, ...) are marked ``@pytest.mark.needs("part")``. Outside CI they may skip
+with a reason; under ``CI=true`` such a skip is turned into a failure, so CI can
+never pass without having run them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    """Fail, under CI, a test that needs a real part and skipped."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    parts = [str(arg) for mark in item.iter_markers("needs") for arg in mark.args]
+    if IN_CI and report.skipped and parts:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (
+            f"CI=true but this test, which needs {', '.join(parts)}, was skipped: {reason}. "
+            ".ci/run must install and start what it needs."
+        )
