@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
-
-from opentelemetry import trace
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-    Tracer,
-)
 
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.exceptions import CompositionError
@@ -26,6 +13,9 @@ from tta_dev_primitives.observability.metrics import PrimitiveMetrics
 from tta_dev_primitives.observability.tracing import active_tracer
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Tracer
+
     from tta_dev_primitives.core.parallel import ParallelPrimitive
     from tta_dev_primitives.core.sequential import SequentialPrimitive
 
@@ -84,12 +74,12 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
         start = perf_counter()
         try:
             result = await self._execute_impl(input_data, context)
-        except CancelledError:
-            metrics.cancelled.inc()
-            raise
-        except BaseException:
+        except Exception:
             metrics.duration.observe(perf_counter() - start)
             metrics.error.inc()
+            raise
+        except BaseException:  # cancelled (or interrupted): not a failure of the step
+            metrics.cancelled.inc()
             raise
         metrics.duration.observe(perf_counter() - start)
         metrics.success.inc()
@@ -107,6 +97,8 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
     async def _execute_traced(
         self, tracer: Tracer, input_data: TIn, context: WorkflowContext, attempt: int | None
     ) -> TOut:
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
         metrics = self._metrics or self._bind_metrics()
         attributes: dict[str, str | int] = {
             "tta.primitive.name": self.display_name,
@@ -128,17 +120,17 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
             start = perf_counter()
             try:
                 result = await self._execute_impl(input_data, context)
-            except CancelledError:
-                metrics.cancelled.inc()
-                span.set_attribute("tta.outcome", "cancelled")
-                raise
-            except BaseException as exc:
+            except Exception as exc:
                 metrics.duration.observe(perf_counter() - start)
                 metrics.error.inc()
                 span.set_attribute("tta.outcome", "error")
                 span.set_attribute("error.type", type(exc).__qualname__)
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                raise
+            except BaseException:
+                metrics.cancelled.inc()
+                span.set_attribute("tta.outcome", "cancelled")
                 raise
             metrics.duration.observe(perf_counter() - start)
             metrics.success.inc()
@@ -175,13 +167,16 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
         return f"{type(self).__name__}(name={self.display_name!r})"
 
 
-def _remote_parent(context: WorkflowContext) -> Any:
+def _remote_parent(context: WorkflowContext) -> Context | None:
     """An OpenTelemetry context parented to the workflow's incoming trace, if any.
 
     Only used when no span is current, i.e. for the first span of a workflow.
     """
     if context.trace_id is None or context.span_id is None:
         return None
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
     if trace.get_current_span().get_span_context().is_valid:
         return None
     try:
@@ -227,6 +222,8 @@ def as_primitive(obj: object, operation: str = "a composition") -> WorkflowPrimi
 
 
 def _is_async_callable(obj: object) -> bool:
+    import inspect
+
     if inspect.iscoroutinefunction(obj):
         return True
     call = getattr(obj, "__call__", None)  # noqa: B004 - an async __call__ counts
@@ -235,6 +232,8 @@ def _is_async_callable(obj: object) -> bool:
 
 def takes_context(func: Callable[..., Any]) -> bool:
     """Whether ``func`` wants the context: ``f(x, ctx)`` rather than ``f(x)``."""
+    import inspect
+
     try:
         params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):

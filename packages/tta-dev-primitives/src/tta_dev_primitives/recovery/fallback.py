@@ -9,7 +9,7 @@ from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, as_primit
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.core.wrapper import WrapperPrimitive
 from tta_dev_primitives.exceptions import AllAlternativesFailedError
-from tta_dev_primitives.observability.metrics import FALLBACKS
+from tta_dev_primitives.observability.metrics import FALLBACKS, counter
 
 __all__ = ["FallbackPrimitive"]
 
@@ -45,7 +45,8 @@ class FallbackPrimitive(WrapperPrimitive[TIn, TOut]):
         if not self.fallbacks:
             raise ValueError("a FallbackPrimitive needs at least one fallback")
         self.fallback_on = fallback_on
-        self._taken = [FALLBACKS.labels(self.display_name, f.display_name) for f in self.fallbacks]
+        taken = counter(FALLBACKS)
+        self._taken = [taken.labels(self.display_name, f.display_name) for f in self.fallbacks]
 
     @property
     def alternatives(self) -> tuple[WorkflowPrimitive[TIn, TOut], ...]:

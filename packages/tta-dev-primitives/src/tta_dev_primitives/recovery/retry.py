@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from opentelemetry import trace
-
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.core.wrapper import WrapperPrimitive
-from tta_dev_primitives.observability.metrics import RETRIES
+from tta_dev_primitives.observability.metrics import RETRIES, counter
+from tta_dev_primitives.observability.tracing import active_tracer
 
 __all__ = ["RetryPrimitive"]
 
@@ -21,6 +19,12 @@ TIn = TypeVar("TIn")
 TOut = TypeVar("TOut")
 
 RetryOn = type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio  # here, not at the top: importing asyncio costs ~40 ms
+
+    await asyncio.sleep(seconds)
 
 
 class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
@@ -52,7 +56,7 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
         jitter: float = 0.5,
         retry_on: RetryOn = Exception,
         max_retry_after: float = 60.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] = _asyncio_sleep,
         random: Callable[[], float] = random.random,
         name: str | None = None,
     ) -> None:
@@ -66,8 +70,10 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
         ):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
-        if backoff < 1:
-            raise ValueError(f"backoff must be >= 1 (1 means a constant delay), got {backoff}")
+        if not (backoff >= 1 and math.isfinite(backoff)):
+            raise ValueError(
+                f"backoff must be a finite number >= 1 (1 means a constant delay), got {backoff!r}"
+            )
         if not 0 <= jitter <= 1:
             raise ValueError(f"jitter must be between 0 and 1, got {jitter}")
         self.max_attempts = max_attempts
@@ -79,11 +85,15 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
         self._should_retry = _retry_predicate(retry_on)
         self._sleep = sleep
         self._random = random
-        self._retries = RETRIES.labels(self.display_name)
+        self._retries = counter(RETRIES).labels(self.display_name)
 
     def delay_after(self, attempt: int, error: BaseException | None = None) -> float | None:
         """Seconds to wait after failed attempt ``attempt`` (1-based); ``None``: give up."""
-        delay = min(self.max_delay, self.initial_delay * self.backoff ** (attempt - 1))
+        try:
+            grown = self.initial_delay * self.backoff ** (attempt - 1)
+        except OverflowError:  # backoff**n beyond a float, so far beyond max_delay
+            grown = math.inf if self.initial_delay else 0.0
+        delay = min(self.max_delay, grown)
         delay -= delay * self.jitter * self._random()
         hint = getattr(error, "retry_after", None)
         if isinstance(hint, int | float) and not isinstance(hint, bool) and hint > 0:
@@ -135,6 +145,10 @@ def _note_gave_up(error: BaseException, name: str, attempts: int) -> None:
 
 
 def _record_retry(attempt: int, delay: float, error: BaseException) -> None:
+    if active_tracer() is None:
+        return
+    from opentelemetry import trace
+
     span = trace.get_current_span()
     if span.is_recording():
         span.add_event(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import TypeVar
 
@@ -10,7 +9,7 @@ from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.core.wrapper import WrapperPrimitive
 from tta_dev_primitives.exceptions import PrimitiveTimeoutError
-from tta_dev_primitives.observability.metrics import TIMEOUTS
+from tta_dev_primitives.observability.metrics import TIMEOUTS, counter
 
 __all__ = ["TimeoutPrimitive"]
 
@@ -42,9 +41,11 @@ class TimeoutPrimitive(WrapperPrimitive[TIn, TOut]):
                 f"timeout_seconds must be a finite number > 0, got {timeout_seconds!r}"
             )
         self.timeout_seconds = float(timeout_seconds)
-        self._timeouts = TIMEOUTS.labels(self.display_name)
+        self._timeouts = counter(TIMEOUTS).labels(self.display_name)
 
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        import asyncio  # here, not at the top: importing asyncio costs ~40 ms
+
         deadline = asyncio.timeout(self.timeout_seconds)
         try:
             async with deadline:
