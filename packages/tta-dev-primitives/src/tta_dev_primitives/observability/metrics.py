@@ -69,6 +69,7 @@ def _declare(
     kind: MetricKind,
     description: str,
     labels: tuple[str, ...],
+    *,
     unit: str = "1",
     buckets: tuple[float, ...] = (),
 ) -> MetricSpec:
