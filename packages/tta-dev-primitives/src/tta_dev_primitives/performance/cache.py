@@ -132,6 +132,9 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():
                 flight.task.cancel()
+                # Forget it now, not when it ends: its cleanup may take a while, and
+                # a later request must start afresh rather than join a cancelled run.
+                self._land(key, flight)
 
     async def _fill(self, key: str, input_data: TIn, context: WorkflowContext) -> TOut:
         value = await self.inner.execute(input_data, context)
