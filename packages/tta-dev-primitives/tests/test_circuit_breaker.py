@@ -477,3 +477,46 @@ def test_default_name_wraps_the_inner_name() -> None:
 def test_invalid_arguments_raise_value_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         CircuitBreakerPrimitive(FunctionPrimitive(lambda x: x), **kwargs)
+
+
+# -- calls admitted before the circuit opened ------------------------------------------
+
+
+@pytest.mark.parametrize("late_outcome", ["success", "failure"])
+async def test_a_call_admitted_while_closed_does_not_decide_the_half_open_state(
+    ctx: WorkflowContext, clock: FakeClock, late_outcome: str
+) -> None:
+    gates = {"late": asyncio.Event(), "probe": asyncio.Event()}
+
+    async def work(x: str) -> str:
+        if x in gates:
+            await gates[x].wait()
+        if x == "fail" or (x == "late" and late_outcome == "failure"):
+            raise ConnectionError(x)
+        return x
+
+    breaker = CircuitBreakerPrimitive(work, failure_threshold=2, reset_timeout=10, clock=clock)
+    late = asyncio.create_task(breaker.execute("late", ctx))  # admitted while closed
+    await asyncio.sleep(0)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            await breaker.execute("fail", ctx)
+    assert breaker.state is CircuitState.OPEN
+    clock.advance(10)
+    probe = asyncio.create_task(breaker.execute("probe", ctx))
+    await asyncio.sleep(0)
+    assert breaker.state is CircuitState.HALF_OPEN
+
+    gates["late"].set()
+    await asyncio.gather(late, return_exceptions=True)
+    assert breaker.state is CircuitState.HALF_OPEN  # only the probe may decide
+
+    gates["probe"].set()
+    assert await probe == "probe"
+    assert breaker.state is CircuitState.CLOSED
+
+
+@pytest.mark.parametrize("bad", [BaseException, (ValueError, BaseException), KeyboardInterrupt, 3])
+def test_failure_on_must_name_exception_types(bad: Any) -> None:
+    with pytest.raises(TypeError, match="failure_on"):
+        CircuitBreakerPrimitive(FunctionPrimitive(lambda x: x), failure_on=bad)

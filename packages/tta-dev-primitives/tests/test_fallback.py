@@ -247,3 +247,11 @@ def test_a_non_primitive_fallback_is_a_composition_error() -> None:
         FallbackPrimitive(answering(1, "primary"), [lambda x: x])
     with pytest.raises(TypeError):
         FallbackPrimitive(answering(1, "primary"), ["not a step"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("bad", [BaseException, (ValueError, asyncio.CancelledError), "x"])
+def test_fallback_on_must_name_exception_types(bad: Any) -> None:
+    with pytest.raises(TypeError, match="fallback_on"):
+        FallbackPrimitive(
+            FunctionPrimitive(lambda x: x), [FunctionPrimitive(lambda x: x)], fallback_on=bad
+        )

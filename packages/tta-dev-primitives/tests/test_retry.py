@@ -366,9 +366,7 @@ async def test_cancellation_during_an_attempt_is_never_retried(ctx: WorkflowCont
 
     clock = FakeClock()
     inner = FunctionPrimitive(hang, name="hang")
-    retry = RetryPrimitive(
-        inner, max_attempts=5, retry_on=BaseException, sleep=clock.sleep, name="retry-cancel"
-    )
+    retry = RetryPrimitive(inner, max_attempts=5, sleep=clock.sleep, name="retry-cancel")
     before = retries("retry-cancel")
     task = asyncio.create_task(retry.execute(1, ctx))
     await started.wait()
@@ -489,7 +487,15 @@ def test_invalid_arguments_raise_value_error(kwargs: dict[str, Any]) -> None:
         RetryPrimitive(always_failing(), **kwargs)
 
 
-@pytest.mark.parametrize("retry_on", ["ValueError", 42, None])
+@pytest.mark.parametrize(
+    "retry_on", ["ValueError", 42, None, BaseException, (ValueError, SystemExit)]
+)
 def test_invalid_retry_on_raises_type_error(retry_on: Any) -> None:
     with pytest.raises(TypeError, match="retry_on"):
         RetryPrimitive(always_failing(), retry_on=retry_on)
+
+
+@pytest.mark.parametrize("max_attempts", [float("nan"), float("inf"), 2.5, "3", True])
+def test_max_attempts_must_be_a_whole_number(max_attempts: Any) -> None:
+    with pytest.raises(TypeError, match="max_attempts"):
+        RetryPrimitive(always_failing(), max_attempts=max_attempts)

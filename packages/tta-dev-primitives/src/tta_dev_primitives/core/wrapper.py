@@ -6,10 +6,27 @@ from typing import TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, as_primitive
 
-__all__ = ["WrapperPrimitive"]
+__all__ = ["WrapperPrimitive", "exception_types"]
 
 TIn = TypeVar("TIn")
 TOut = TypeVar("TOut")
+
+ExceptionTypes = type[Exception] | tuple[type[Exception], ...]
+
+
+def exception_types(value: object, option: str) -> tuple[type[Exception], ...]:
+    """Check an option such as ``retry_on=`` names ``Exception`` subclasses only.
+
+    ``BaseException`` types are refused: catching them would swallow cancellation.
+    """
+    types = value if isinstance(value, tuple) else (value,)
+    for kind in types:
+        if not (isinstance(kind, type) and issubclass(kind, Exception)):
+            raise TypeError(
+                f"{option} must be an Exception subclass or a tuple of them, got {kind!r}; "
+                "BaseException types (cancellation, KeyboardInterrupt) are never caught"
+            )
+    return types
 
 
 class WrapperPrimitive(WorkflowPrimitive[TIn, TOut]):

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
-from tta_dev_primitives.core.wrapper import WrapperPrimitive
+from tta_dev_primitives.core.wrapper import ExceptionTypes, WrapperPrimitive, exception_types
 from tta_dev_primitives.exceptions import CircuitOpenError
 from tta_dev_primitives.observability.metrics import (
     CIRCUIT_STATE,
@@ -43,6 +43,9 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
       again for another ``reset_timeout``.
 
     Only errors matching ``failure_on`` count as failures; a cancellation never does.
+    While half-open, only the probes decide: a call admitted earlier that ends then
+    changes nothing. The state (and its gauge) moves from open to half-open when a
+    call arrives or ``state`` is read.
     ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
@@ -56,7 +59,7 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         reset_timeout: float = 30.0,
         half_open_max_calls: int = 1,
         success_threshold: int = 1,
-        failure_on: type[Exception] | tuple[type[Exception], ...] = Exception,
+        failure_on: ExceptionTypes = Exception,
         clock: Callable[[], float] = time.monotonic,
         name: str | None = None,
     ) -> None:
@@ -74,7 +77,7 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         self.reset_timeout = reset_timeout
         self.half_open_max_calls = half_open_max_calls
         self.success_threshold = success_threshold
-        self.failure_on = failure_on
+        self.failure_on = exception_types(failure_on, "failure_on")
         self._clock = clock
         self._state = CircuitState.CLOSED
         self._failures = 0
@@ -116,23 +119,28 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         try:
             result = await self.inner.execute(input_data, context)
         except self.failure_on:
-            self._on_failure()
+            self._on_failure(probing)
             raise
         finally:
             if probing:
                 self._probes -= 1
-        self._on_success()
+        self._on_success(probing)
         return result
 
-    def _on_failure(self) -> None:
+    def _on_failure(self, probing: bool) -> None:
+        if self._state is CircuitState.HALF_OPEN:
+            if probing:
+                self._failures += 1
+                self._enter(CircuitState.OPEN)
+            return
         self._failures += 1
-        if self._state is CircuitState.HALF_OPEN or (
-            self._state is CircuitState.CLOSED and self._failures >= self.failure_threshold
-        ):
+        if self._state is CircuitState.CLOSED and self._failures >= self.failure_threshold:
             self._enter(CircuitState.OPEN)
 
-    def _on_success(self) -> None:
+    def _on_success(self, probing: bool) -> None:
         if self._state is CircuitState.HALF_OPEN:
+            if not probing:
+                return
             self._successes += 1
             if self._successes >= self.success_threshold:
                 self._enter(CircuitState.CLOSED)

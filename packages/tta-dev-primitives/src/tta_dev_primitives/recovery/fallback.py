@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, as_primitive
 from tta_dev_primitives.core.context import WorkflowContext
-from tta_dev_primitives.core.wrapper import WrapperPrimitive
+from tta_dev_primitives.core.wrapper import ExceptionTypes, WrapperPrimitive, exception_types
 from tta_dev_primitives.exceptions import AllAlternativesFailedError
 from tta_dev_primitives.observability.metrics import FALLBACKS, counter
 
@@ -33,7 +33,7 @@ class FallbackPrimitive(WrapperPrimitive[TIn, TOut]):
         primary: WorkflowPrimitive[TIn, TOut] | AsyncStep[TIn, TOut],
         fallbacks: Sequence[WorkflowPrimitive[TIn, TOut] | AsyncStep[TIn, TOut]],
         *,
-        fallback_on: type[Exception] | tuple[type[Exception], ...] = Exception,
+        fallback_on: ExceptionTypes = Exception,
         name: str | None = None,
     ) -> None:
         super().__init__(primary, name=name)
@@ -44,7 +44,7 @@ class FallbackPrimitive(WrapperPrimitive[TIn, TOut]):
         )
         if not self.fallbacks:
             raise ValueError("a FallbackPrimitive needs at least one fallback")
-        self.fallback_on = fallback_on
+        self.fallback_on = exception_types(fallback_on, "fallback_on")
         taken = counter(FALLBACKS)
         self._taken = [taken.labels(self.display_name, f.display_name) for f in self.fallbacks]
 

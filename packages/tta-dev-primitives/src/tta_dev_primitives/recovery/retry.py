@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
-from tta_dev_primitives.core.wrapper import WrapperPrimitive
+from tta_dev_primitives.core.wrapper import WrapperPrimitive, exception_types
 from tta_dev_primitives.observability.metrics import RETRIES, counter
 from tta_dev_primitives.observability.tracing import active_tracer
 
@@ -61,6 +61,8 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
         name: str | None = None,
     ) -> None:
         super().__init__(inner, name=name)
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool):
+            raise TypeError(f"max_attempts must be a whole number, got {max_attempts!r}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         for label, value in (
@@ -126,7 +128,7 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
 
 def _retry_predicate(retry_on: RetryOn) -> Callable[[BaseException], bool]:
     if isinstance(retry_on, type | tuple):
-        types = retry_on
+        types = exception_types(retry_on, "retry_on")
 
         def matches(error: BaseException) -> bool:
             return isinstance(error, types)
