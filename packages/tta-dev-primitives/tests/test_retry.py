@@ -499,3 +499,16 @@ def test_invalid_retry_on_raises_type_error(retry_on: Any) -> None:
 def test_max_attempts_must_be_a_whole_number(max_attempts: Any) -> None:
     with pytest.raises(TypeError, match="max_attempts"):
         RetryPrimitive(always_failing(), max_attempts=max_attempts)
+
+
+async def test_a_shared_error_gets_the_give_up_note_once(ctx: WorkflowContext) -> None:
+    error = ConnectionError("shared")
+
+    def fail(_: Any) -> Any:
+        raise error
+
+    retry = RetryPrimitive(FunctionPrimitive(fail), max_attempts=2, initial_delay=0)
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            await retry.execute(1, ctx)
+    assert error.__notes__ == ["'retry(fail)' gave up after 2 attempts"]

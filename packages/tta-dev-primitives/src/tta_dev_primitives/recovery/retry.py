@@ -142,8 +142,10 @@ def _retry_predicate(retry_on: RetryOn) -> Callable[[BaseException], bool]:
 
 
 def _note_gave_up(error: BaseException, name: str, attempts: int) -> None:
-    if attempts > 1:
-        error.add_note(f"{name!r} gave up after {attempts} attempts")
+    note = f"{name!r} gave up after {attempts} attempts"
+    # One exception object can reach several retries (a cache's waiters share it).
+    if attempts > 1 and note not in getattr(error, "__notes__", ()):
+        error.add_note(note)
 
 
 def _record_retry(attempt: int, delay: float, error: BaseException) -> None:
