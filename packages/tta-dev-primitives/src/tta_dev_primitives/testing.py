@@ -190,7 +190,7 @@ class FunctionPrimitive(WorkflowPrimitive[TIn, TOut], Generic[TIn, TOut]):
 def metric_value(name: str, **labels: str) -> float:
     """The value of a sample of the default Prometheus registry; 0.0 when absent.
 
-    ``name`` is the sample name (``tta_primitive_executions_total``,
+    ``name`` is the sample name (``tta_cache_hits_total``,
     ``tta_primitive_duration_seconds_count``, ...).
     """
     value = REGISTRY.get_sample_value(name, labels)

@@ -75,67 +75,55 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
         try:
             result = await self._execute_impl(input_data, context)
         except Exception:
-            metrics.duration.observe(perf_counter() - start)
-            metrics.error.inc()
+            metrics.error.observe(perf_counter() - start)
             raise
         except BaseException:  # cancelled (or interrupted): not a failure of the step
-            metrics.cancelled.inc()
+            metrics.cancelled.observe(perf_counter() - start)
             raise
-        metrics.duration.observe(perf_counter() - start)
-        metrics.success.inc()
+        metrics.success.observe(perf_counter() - start)
         return result
-
-    async def _execute_attempt(
-        self, input_data: TIn, context: WorkflowContext, attempt: int
-    ) -> TOut:
-        """``execute`` for a retry's attempt number ``attempt`` (recorded on the span)."""
-        tracer = active_tracer()
-        if tracer is not None:
-            return await self._execute_traced(tracer, input_data, context, attempt)
-        return await self.execute(input_data, context)
 
     async def _execute_traced(
         self, tracer: Tracer, input_data: TIn, context: WorkflowContext, attempt: int | None
     ) -> TOut:
-        from opentelemetry.trace import SpanKind, Status, StatusCode
+        from opentelemetry import context as otel_context
+        from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
         metrics = self._metrics or self._bind_metrics()
+        # Attributes given at creation cost a fraction of set_attribute() afterwards, so
+        # the outcome starts as "success" and is overwritten only on the slow paths.
+        # The primitive's name is the span's name.
         attributes: dict[str, str | int] = {
-            "tta.primitive.name": self.display_name,
             "tta.primitive.type": type(self).__name__,
-            "tta.workflow.id": context.workflow_id,
             "tta.correlation_id": context.correlation_id,
+            "tta.outcome": "success",
         }
         if attempt is not None:
             attributes["tta.attempt"] = attempt
-        parent = _remote_parent(context)
-        with tracer.start_as_current_span(
-            self.display_name,
-            context=parent,
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            start = perf_counter()
-            try:
-                result = await self._execute_impl(input_data, context)
-            except Exception as exc:
-                metrics.duration.observe(perf_counter() - start)
-                metrics.error.inc()
-                span.set_attribute("tta.outcome", "error")
-                span.set_attribute("error.type", type(exc).__qualname__)
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                raise
-            except BaseException:
-                metrics.cancelled.inc()
-                span.set_attribute("tta.outcome", "cancelled")
-                raise
-            metrics.duration.observe(perf_counter() - start)
-            metrics.success.inc()
-            span.set_attribute("tta.outcome", "success")
-            return result
+        # start_span + attach/detach is what start_as_current_span does, without its two
+        # nested generator context managers (~2 us of a ~17 us span).
+        span = tracer.start_span(
+            self.display_name, context=_remote_parent(context), attributes=attributes
+        )
+        token = otel_context.attach(set_span_in_context(span))
+        start = perf_counter()
+        try:
+            result = await self._execute_impl(input_data, context)
+        except Exception as exc:
+            metrics.error.observe(perf_counter() - start)
+            span.set_attributes({"tta.outcome": "error", "error.type": type(exc).__qualname__})
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        except BaseException:
+            metrics.cancelled.observe(perf_counter() - start)
+            span.set_attribute("tta.outcome", "cancelled")
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
+        metrics.success.observe(perf_counter() - start)
+        return result
 
     # -- composition -----------------------------------------------------------------
 
@@ -202,11 +190,11 @@ class LambdaPrimitive(WorkflowPrimitive[TIn, TOut]):
         self.name = name or getattr(func, "__name__", "") or "lambda"
 
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        # String casts: a subscripted Callable built at run time costs ~0.7 us per call.
         if self._takes_context:
-            return await cast(Callable[[TIn, WorkflowContext], Awaitable[TOut]], self.func)(
-                input_data, context
-            )
-        return await cast(Callable[[TIn], Awaitable[TOut]], self.func)(input_data)
+            with_context = cast("Callable[[TIn, WorkflowContext], Awaitable[TOut]]", self.func)
+            return await with_context(input_data, context)
+        return await cast("Callable[[TIn], Awaitable[TOut]]", self.func)(input_data)
 
 
 def as_primitive(obj: object, operation: str = "a composition") -> WorkflowPrimitive[Any, Any]:

@@ -25,7 +25,6 @@ __all__ = [
     "CACHE_MISSES",
     "CIRCUIT_STATE",
     "CIRCUIT_TRANSITIONS",
-    "EXECUTIONS",
     "EXECUTION_DURATION",
     "FALLBACKS",
     "METRICS",
@@ -78,17 +77,15 @@ def _declare(
     return spec
 
 
-EXECUTIONS = _declare(
-    "tta_primitive_executions_total",
-    "counter",
-    "Executions of a primitive, by outcome (success, error, cancelled).",
-    ("primitive", "primitive_type", "outcome"),
-)
+# One histogram, no separate counter: its _count is the number of executions by
+# outcome (as OpenTelemetry's HTTP conventions do with request duration), and one
+# observation per execution is all the hot path can afford.
 EXECUTION_DURATION = _declare(
     "tta_primitive_duration_seconds",
     "histogram",
-    "Wall time of a primitive's execution that finished (success or error).",
-    ("primitive", "primitive_type"),
+    "Wall time of primitive executions, by outcome (success, error, cancelled); "
+    "_count is the number of executions.",
+    ("primitive", "primitive_type", "outcome"),
     unit="seconds",
     buckets=PRIMITIVE_LATENCY_BUCKETS,
 )
@@ -194,13 +191,12 @@ def histogram(spec: MetricSpec) -> Histogram:
 
 
 class PrimitiveMetrics:
-    """The label children one primitive updates on every execution, bound once."""
+    """The histogram children one primitive observes, one per outcome, bound once."""
 
-    __slots__ = ("cancelled", "duration", "error", "success")
+    __slots__ = ("cancelled", "error", "success")
 
     def __init__(self, primitive: str, primitive_type: str) -> None:
-        executions = counter(EXECUTIONS)
-        self.success = executions.labels(primitive, primitive_type, "success")
-        self.error = executions.labels(primitive, primitive_type, "error")
-        self.cancelled = executions.labels(primitive, primitive_type, "cancelled")
-        self.duration = histogram(EXECUTION_DURATION).labels(primitive, primitive_type)
+        duration = histogram(EXECUTION_DURATION)
+        self.success = duration.labels(primitive, primitive_type, "success")
+        self.error = duration.labels(primitive, primitive_type, "error")
+        self.cancelled = duration.labels(primitive, primitive_type, "cancelled")

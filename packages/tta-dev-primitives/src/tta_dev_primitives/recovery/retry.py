@@ -108,7 +108,11 @@ class RetryPrimitive(WrapperPrimitive[TIn, TOut]):
         attempt = 1
         while True:
             try:
-                return await self.inner._execute_attempt(input_data, context, attempt)
+                tracer = active_tracer()
+                if tracer is None:
+                    return await self.inner.execute(input_data, context)
+                # The same execution, with the attempt number on its span.
+                return await self.inner._execute_traced(tracer, input_data, context, attempt)
             except Exception as error:
                 if attempt >= self.max_attempts or not self._should_retry(error):
                     _note_gave_up(error, self.display_name, attempt)
