@@ -34,6 +34,7 @@ __all__ = [
     "MetricSpec",
     "PrimitiveMetrics",
     "counter",
+    "declare_metric",
     "gauge",
     "histogram",
     "register_metrics",
@@ -63,7 +64,7 @@ class MetricSpec(NamedTuple):
 METRICS: list[MetricSpec] = []
 
 
-def _declare(
+def declare_metric(
     name: str,
     kind: MetricKind,
     description: str,
@@ -72,6 +73,13 @@ def _declare(
     unit: str = "1",
     buckets: tuple[float, ...] = (),
 ) -> MetricSpec:
+    """Add a metric to the catalogue; its family is created with the others, on first use.
+
+    Integrations declare their metrics here too, so ``METRICS`` lists everything
+    TTA.dev emits. Declare at import time, with a unique ``tta_`` name.
+    """
+    if any(m.name == name for m in METRICS):
+        raise ValueError(f"metric {name!r} is declared twice")
     spec = MetricSpec(name, kind, unit, labels, description, buckets)
     METRICS.append(spec)
     return spec
@@ -80,7 +88,7 @@ def _declare(
 # One histogram, no separate counter: its _count is the number of executions by
 # outcome (as OpenTelemetry's HTTP conventions do with request duration), and one
 # observation per execution is all the hot path can afford.
-EXECUTION_DURATION = _declare(
+EXECUTION_DURATION = declare_metric(
     "tta_primitive_duration_seconds",
     "histogram",
     "Wall time of primitive executions, by outcome (success, error, cancelled); "
@@ -89,55 +97,55 @@ EXECUTION_DURATION = _declare(
     unit="seconds",
     buckets=PRIMITIVE_LATENCY_BUCKETS,
 )
-RETRIES = _declare(
+RETRIES = declare_metric(
     "tta_primitive_retries_total",
     "counter",
     "Attempts a RetryPrimitive made after a failed one.",
     ("primitive",),
 )
-FALLBACKS = _declare(
+FALLBACKS = declare_metric(
     "tta_primitive_fallbacks_total",
     "counter",
     "Times a FallbackPrimitive moved on to an alternative, by the alternative that ran.",
     ("primitive", "alternative"),
 )
-TIMEOUTS = _declare(
+TIMEOUTS = declare_metric(
     "tta_primitive_timeouts_total",
     "counter",
     "Executions a TimeoutPrimitive cancelled because they ran out of time.",
     ("primitive",),
 )
-CACHE_HITS = _declare(
+CACHE_HITS = declare_metric(
     "tta_cache_hits_total",
     "counter",
     "CachePrimitive lookups answered from the cache.",
     ("primitive",),
 )
-CACHE_MISSES = _declare(
+CACHE_MISSES = declare_metric(
     "tta_cache_misses_total",
     "counter",
     "CachePrimitive lookups that ran the wrapped primitive.",
     ("primitive",),
 )
-CACHE_COALESCED = _declare(
+CACHE_COALESCED = declare_metric(
     "tta_cache_coalesced_total",
     "counter",
     "CachePrimitive lookups that joined an identical execution already under way.",
     ("primitive",),
 )
-CACHE_EVICTIONS = _declare(
+CACHE_EVICTIONS = declare_metric(
     "tta_cache_evictions_total",
     "counter",
     "Entries the in-memory cache backend dropped to stay within max_size.",
     ("primitive",),
 )
-CIRCUIT_STATE = _declare(
+CIRCUIT_STATE = declare_metric(
     "tta_circuit_breaker_state",
     "gauge",
     "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
     ("primitive",),
 )
-CIRCUIT_TRANSITIONS = _declare(
+CIRCUIT_TRANSITIONS = declare_metric(
     "tta_circuit_breaker_transitions_total",
     "counter",
     "Circuit breaker state changes, by the state entered.",
@@ -148,12 +156,12 @@ _families: dict[str, Any] = {}
 
 
 def register_metrics() -> None:
-    """Create every family of ``METRICS`` in the default registry (idempotent).
+    """Create every family of ``METRICS`` not created yet, in the default registry.
 
-    Called by the first primitive that needs a metric; call it yourself to have the
-    families exported before anything ran.
+    Called on first use of a metric; call it yourself to have the families exported
+    before anything ran.
     """
-    if _families:
+    if len(_families) == len(METRICS):
         return
     import prometheus_client
 
@@ -163,6 +171,8 @@ def register_metrics() -> None:
         "histogram": prometheus_client.Histogram,
     }
     for spec in METRICS:
+        if spec.name in _families:
+            continue
         options: dict[str, Any] = {"buckets": spec.buckets} if spec.buckets else {}
         _families[spec.name] = classes[spec.kind](
             spec.name, spec.description, spec.labels, **options
@@ -170,9 +180,11 @@ def register_metrics() -> None:
 
 
 def _family(spec: MetricSpec) -> Any:
-    if not _families:
+    family = _families.get(spec.name)
+    if family is None:
         register_metrics()
-    return _families[spec.name]
+        family = _families[spec.name]
+    return family
 
 
 def counter(spec: MetricSpec) -> Counter:

@@ -1,0 +1,403 @@
+"""Providers: who serves a model, where, with which key. Wire formats live in adapters.
+
+A :class:`Provider` turns an :class:`LLMRequest` into a :class:`Reply` (or a stream
+of :class:`StreamPiece`). :class:`HTTPProvider` owns what every HTTP API shares:
+the base URL, the key and its header, one pooled ``httpx.AsyncClient``, SSE reading,
+and the conversion of HTTP and network failures into the errors of
+:mod:`tta_dev_integrations.llm.errors`. What differs per API (the JSON shapes) is a
+:class:`WireAPI` adapter: one file per API, shared by every vendor that speaks it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tta_dev_integrations.llm.errors import (
+    AuthenticationError,
+    BadRequestError,
+    LLMError,
+    ProviderUnavailableError,
+    RateLimitError,
+    ResponseError,
+    StreamInterruptedError,
+)
+from tta_dev_integrations.llm.keys import lookup_key
+from tta_dev_integrations.llm.types import LLMRequest, ToolCall, Usage
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
+__all__ = [
+    "HTTPCall",
+    "HTTPProvider",
+    "Provider",
+    "ProviderSpec",
+    "Reply",
+    "StreamPiece",
+    "WireAPI",
+    "default_http_error",
+    "parse_retry_after",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """Static facts about a provider: its API, default URL and where its key lives."""
+
+    name: str
+    api: str
+    base_url: str
+    base_url_env: str
+    key_envs: tuple[str, ...] = ()
+    key_required: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPCall:
+    """An HTTP request an adapter wants made: path (under the base URL), JSON, extras."""
+
+    path: str
+    body: Mapping[str, Any]
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A provider's complete answer, decoded. ``usage`` is ``None`` if none was reported."""
+
+    content: str
+    finish_reason: str | None
+    usage: Usage | None
+    provider_model: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    raw: Any = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPiece:
+    """Part of a streamed answer: text, and at the end usage and finish reason.
+
+    ``done`` marks the provider's own end-of-stream signal; a stream that closes
+    without one was cut.
+    """
+
+    text: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    provider_model: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    done: bool = False
+
+
+class WireAPI(ABC):
+    """The JSON of one API: how to ask, and how to read the answer and its errors."""
+
+    @abstractmethod
+    def auth_headers(self, key: str) -> dict[str, str]:
+        """Headers that carry ``key``."""
+
+    @abstractmethod
+    def build(self, request: LLMRequest, model_id: str, *, stream: bool) -> HTTPCall:
+        """The HTTP call for ``request`` to ``model_id``."""
+
+    @abstractmethod
+    def parse(self, body: Any) -> Reply:
+        """Read a complete (non-streamed) answer; raise ``ResponseError`` if malformed."""
+
+    @abstractmethod
+    def parse_event(self, event: str | None, data: str) -> StreamPiece | None:
+        """Read one server-sent event; ``None`` for events that carry nothing for us."""
+
+    def stream_reader(self) -> Callable[[str | None, str], StreamPiece | None]:
+        """The event reader for ONE stream; :class:`HTTPProvider` asks for one per stream.
+
+        The default is :meth:`parse_event`, for APIs whose events each stand alone. An
+        API that spreads one answer over several events (Anthropic reports input
+        tokens at the start and output tokens at the end) returns a fresh object's
+        method here, so the streams an adapter serves at once never share state.
+        """
+        return self.parse_event
+
+    @abstractmethod
+    def error(self, status: int, body: Any, headers: Mapping[str, str]) -> LLMError:
+        """The error for an HTTP error answer (``body`` is decoded JSON, or text)."""
+
+
+class Provider(ABC):
+    """Serves models of one provider. One instance per provider keeps one pool."""
+
+    name: str
+
+    @abstractmethod
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        """Send ``request`` to ``model_id`` and return the whole answer."""
+
+    @abstractmethod
+    def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        """Send ``request`` and yield the answer as it arrives."""
+
+    def is_configured(self) -> bool:
+        """Whether the provider has what it needs to be called (a key, a model file)."""
+        return True
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing
+        """Release pooled connections or loaded models."""
+
+
+class HTTPProvider(Provider):
+    """A provider reached over HTTP through one pooled ``httpx.AsyncClient``.
+
+    ``api_key`` and ``base_url`` override the environment (``spec.key_envs``,
+    ``spec.base_url_env``). The client is created on first use, inside the running
+    event loop, and re-created if a later call runs on another loop.
+    """
+
+    def __init__(
+        self,
+        spec: ProviderSpec,
+        api: WireAPI,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.api = api
+        self.base_url = (base_url or os.environ.get(spec.base_url_env) or spec.base_url).rstrip("/")
+        self.timeout = timeout
+        self._api_key = api_key
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    def is_configured(self) -> bool:
+        """Whether a key is available (or none is needed)."""
+        return not self.spec.key_required or self._key() is not None
+
+    def _key(self) -> str | None:
+        if self._api_key is not None:
+            return self._api_key
+        found = lookup_key(self.spec.key_envs)
+        return found.value if found is not None else None
+
+    def _headers(self, model_id: str) -> dict[str, str]:
+        headers = dict(self.spec.headers)
+        key = self._key()
+        if key is not None:
+            headers.update(self.api.auth_headers(key))
+        elif self.spec.key_required:
+            raise AuthenticationError(
+                f"no API key for {self.name}",
+                env_vars=self.spec.key_envs,
+                provider=self.name,
+                model=model_id,
+            )
+        return headers
+
+    def _http(self) -> httpx.AsyncClient:
+        import asyncio  # here, not at the top: the layer's import stays light
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(self.timeout, connect=10.0),
+                transport=self._transport,
+            )
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the pooled client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        """Send ``request`` and decode the whole answer."""
+        import httpx
+
+        call = self.api.build(request, model_id, stream=False)
+        headers = {**self._headers(model_id), **call.headers}
+        try:
+            response = await self._http().post(
+                call.path, json=call.body, params=call.params, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise self._network_error(error, model_id) from error
+        if response.status_code >= 400:
+            raise self._http_error(response.status_code, response.content, response.headers)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise ResponseError(
+                "the provider's answer is not valid JSON",
+                provider=self.name,
+                model=model_id,
+                status_code=response.status_code,
+            ) from error
+        try:
+            return self.api.parse(body)
+        except LLMError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ResponseError(
+                f"the provider's answer has an unexpected shape ({type(error).__name__}: {error})",
+                provider=self.name,
+                model=model_id,
+            ) from error
+
+    async def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        """Send ``request`` with streaming on; yield pieces as events arrive."""
+        import httpx
+
+        call = self.api.build(request, model_id, stream=True)
+        read_event = self.api.stream_reader()
+        headers = {**self._headers(model_id), **call.headers, "accept": "text/event-stream"}
+        text: list[str] = []
+        finished = False
+        try:
+            async with self._http().stream(
+                "POST", call.path, json=call.body, params=call.params, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    body = await response.aread()
+                    raise self._http_error(response.status_code, body, response.headers)
+                async for event, data in _server_sent_events(response):
+                    try:
+                        piece = read_event(event, data)
+                    except LLMError:
+                        raise
+                    except (KeyError, IndexError, TypeError, ValueError) as error:
+                        raise StreamInterruptedError(
+                            f"a streamed event could not be read ({type(error).__name__})",
+                            partial_text="".join(text),
+                            provider=self.name,
+                            model=model_id,
+                        ) from error
+                    if piece is None:
+                        continue
+                    text.append(piece.text)
+                    finished = finished or piece.done
+                    yield piece
+                    if piece.done:
+                        break
+        except httpx.HTTPError as error:
+            if text:
+                raise StreamInterruptedError(
+                    f"the stream broke off ({type(error).__name__})",
+                    partial_text="".join(text),
+                    provider=self.name,
+                    model=model_id,
+                ) from error
+            raise self._network_error(error, model_id) from error
+        if not finished:
+            raise StreamInterruptedError(
+                "the stream ended before the provider said it was complete",
+                partial_text="".join(text),
+                provider=self.name,
+                model=model_id,
+            )
+
+    def _http_error(self, status: int, content: bytes, headers: Mapping[str, str]) -> LLMError:
+        body: Any
+        try:
+            body = json.loads(content) if content else None
+        except ValueError:
+            body = content.decode("utf-8", "replace")[:500]
+        error = self.api.error(status, body, headers)
+        error.provider = error.provider or self.name
+        error.status_code = error.status_code or status
+        if isinstance(error, AuthenticationError) and not error.env_vars:
+            error = AuthenticationError(
+                str(error), env_vars=self.spec.key_envs, provider=self.name, status_code=status
+            )
+        return error
+
+    def _network_error(self, error: httpx.HTTPError, model_id: str) -> LLMError:
+        return ProviderUnavailableError(
+            f"could not reach {self.name} at {self.base_url} ({type(error).__name__})",
+            provider=self.name,
+            model=model_id,
+        )
+
+
+def default_http_error(
+    status: int, message: str, headers: Mapping[str, str], *, body_retry_after: float | None = None
+) -> LLMError:
+    """The error class for a status, with the provider's message (adapters refine it)."""
+    if status in (401, 403):
+        return AuthenticationError(f"the provider refused the credentials: {message}")
+    if status == 429:
+        retry_after = parse_retry_after(headers)
+        return RateLimitError(
+            f"rate limited: {message}",
+            retry_after=retry_after if retry_after is not None else body_retry_after,
+        )
+    if status >= 500:
+        return ProviderUnavailableError(f"the provider failed: {message}", status_code=status)
+    return BadRequestError(f"the provider rejected the request: {message}", status_code=status)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    milliseconds = lowered.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import email.utils
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+async def _server_sent_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """(event, data) pairs of a text/event-stream body, per the WHATWG rules we need."""
+    event: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    if data:
+        yield event, "\n".join(data)
