@@ -1,0 +1,39 @@
+"""The LLM layer's exported surface: sorted, resolvable, documented, and light to import."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+MODULES = [
+    "tta_dev_integrations.llm",
+    "tta_dev_integrations.llm.errors",
+    "tta_dev_integrations.llm.types",
+    "tta_dev_integrations.llm.catalog",
+]
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_all_is_sorted_resolvable_and_documented(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    names = list(module.__all__)
+    isort_order = sorted(names, key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+    assert names == isort_order
+    for name in names:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{module_name}.{name} has no docstring"
+
+
+def test_importing_the_llm_layer_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, tta_dev_integrations.llm; "
+        "heavy = ('httpx', 'genai_prices', 'llama_cpp', 'opentelemetry.sdk', 'prometheus_client'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
