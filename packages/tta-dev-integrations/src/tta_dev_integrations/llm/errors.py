@@ -50,19 +50,25 @@ class LLMError(TTAError):
         model: str | None = None,
         status_code: int | None = None,
     ) -> None:
+        self.message = message
         self.provider = provider
         self.model = model
         self.status_code = status_code
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # Computed when shown: the provider fills in provider/model after an adapter
+        # raised the error.
         where = " ".join(
             part
             for part in (
-                provider and f"provider={provider}",
-                model and f"model={model}",
-                status_code and f"status={status_code}",
+                self.provider and f"provider={self.provider}",
+                self.model and f"model={self.model}",
+                self.status_code and f"status={self.status_code}",
             )
             if part
         )
-        super().__init__(f"{message} [{where}]" if where else message)
+        return f"{self.message} [{where}]" if where else self.message
 
 
 class AuthenticationError(LLMError):

@@ -243,7 +243,9 @@ class HTTPProvider(Provider):
         except httpx.HTTPError as error:
             raise self._network_error(error, model_id) from error
         if response.status_code >= 400:
-            raise self._http_error(response.status_code, response.content, response.headers)
+            raise self._http_error(
+                response.status_code, response.content, response.headers, model_id
+            )
         try:
             body = response.json()
         except ValueError as error:
@@ -255,8 +257,8 @@ class HTTPProvider(Provider):
             ) from error
         try:
             return self.api.parse(body)
-        except LLMError:
-            raise
+        except LLMError as error:
+            raise self._own(error, model_id) from error.__cause__
         except (KeyError, IndexError, TypeError, ValueError) as error:
             raise ResponseError(
                 f"the provider's answer has an unexpected shape ({type(error).__name__}: {error})",
@@ -279,12 +281,12 @@ class HTTPProvider(Provider):
             ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
-                    raise self._http_error(response.status_code, body, response.headers)
+                    raise self._http_error(response.status_code, body, response.headers, model_id)
                 async for event, data in _server_sent_events(response):
                     try:
                         piece = read_event(event, data)
-                    except LLMError:
-                        raise
+                    except LLMError as error:
+                        raise self._own(error, model_id) from error.__cause__
                     except (KeyError, IndexError, TypeError, ValueError) as error:
                         raise StreamInterruptedError(
                             f"a streamed event could not be read ({type(error).__name__})",
@@ -316,19 +318,28 @@ class HTTPProvider(Provider):
                 model=model_id,
             )
 
-    def _http_error(self, status: int, content: bytes, headers: Mapping[str, str]) -> LLMError:
+    def _http_error(
+        self, status: int, content: bytes, headers: Mapping[str, str], model_id: str
+    ) -> LLMError:
         body: Any
         try:
             body = json.loads(content) if content else None
         except ValueError:
             body = content.decode("utf-8", "replace")[:500]
         error = self.api.error(status, body, headers)
-        error.provider = error.provider or self.name
-        error.status_code = error.status_code or status
         if isinstance(error, AuthenticationError) and not error.env_vars:
-            error = AuthenticationError(
-                str(error), env_vars=self.spec.key_envs, provider=self.name, status_code=status
-            )
+            error = AuthenticationError(error.message, env_vars=self.spec.key_envs)
+        return self._own(error, model_id, status)
+
+    def _own(self, error: LLMError, model_id: str, status: int | None = None) -> LLMError:
+        """Fill in who failed, and make sure the key is nowhere in the message."""
+        error.provider = error.provider or self.name
+        error.model = error.model or model_id
+        error.status_code = error.status_code or status
+        key = self._key()
+        if key and key in error.message:
+            error.message = error.message.replace(key, "***")
+            error.args = (error.message,)
         return error
 
     def _network_error(self, error: httpx.HTTPError, model_id: str) -> LLMError:
