@@ -199,3 +199,26 @@ async def test_composes_with_retry_fallback_and_cache(
     second = await workflow.execute(request, WorkflowContext())
     assert first.content
     assert second is first  # served by the cache
+
+
+async def test_a_keyless_server_is_available_only_while_it_answers(
+    llama_server: str, dead_base_url: str
+) -> None:
+    # Ollama's adapter, pointed at a live OpenAI-compatible server and at a closed port.
+    live = create_provider("ollama", base_url=llama_server)
+    down = create_provider("ollama", base_url=dead_base_url)
+    try:
+        assert await live.is_available()
+        assert not await down.is_available()
+    finally:
+        await live.aclose()
+        await down.aclose()
+
+
+async def test_keyed_providers_are_available_when_a_key_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    assert not await create_provider("openrouter").is_available()
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-test")
+    assert await create_provider("openrouter").is_available()

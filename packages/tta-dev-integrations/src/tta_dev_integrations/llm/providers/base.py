@@ -150,6 +150,10 @@ class Provider(ABC):
         """Whether the provider has what it needs to be called (a key, a model file)."""
         return True
 
+    async def is_available(self, timeout: float = 0.5) -> bool:
+        """Whether it can serve now: configured, and for key-less servers, answering."""
+        return self.is_configured()
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing
         """Release pooled connections or loaded models."""
 
@@ -188,6 +192,24 @@ class HTTPProvider(Provider):
     def is_configured(self) -> bool:
         """Whether a key is available (or none is needed)."""
         return not self.spec.key_required or self._key() is not None
+
+    async def is_available(self, timeout: float = 0.5) -> bool:
+        """Configured, and, for a server that needs no key (Ollama), answering ``/models``.
+
+        Keyed cloud providers are not probed: a key is taken as availability, and
+        failures surface as errors on the call, where fallbacks handle them.
+        """
+        if not self.is_configured():
+            return False
+        if self.spec.key_required:
+            return True
+        import httpx
+
+        try:
+            response = await self._http().get("/models", timeout=timeout)
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
 
     def _key(self) -> str | None:
         if self._api_key is not None:
