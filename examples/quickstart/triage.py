@@ -1,9 +1,11 @@
-"""Backlog triage: the main job until the LLM layer lands (then it becomes `tta demo`).
+"""Backlog triage: the main job until the `tta` command lands (then it is `tta demo`).
 
 For each task of a small backlog it estimates the complexity, routes the task to
 a planner for that complexity, searches this repository for related code (cached,
-retried, time-bounded, with a fallback), and drafts a plan. All tasks run at once.
-At the end it prints a table, the span tree of one task and the metrics it emitted.
+retried, time-bounded, with a fallback), and has the local model (SmolLM2 through
+llama.cpp: no key, no network, $0) draft the plan's first step, falling back to a
+rule-based step if the model is missing or slow. All tasks run at once. At the end
+it prints a table, the span tree of one task and the metrics it emitted.
 
 Run it with `make demo`, or `python examples/quickstart/triage.py [BACKLOG.json]`.
 """
@@ -19,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tta_dev_integrations.llm import LLMError, LLMPrimitive, LLMResponse
 from tta_dev_primitives import (
     CachePrimitive,
     FallbackPrimitive,
@@ -91,15 +94,63 @@ related_code = FallbackPrimitive(
 
 
 async def quick_plan(task: Task) -> Task:
-    return {**task, "files": [], "plan": ["make the change", "run `make test`"]}
+    return {
+        **task,
+        "files": [],
+        "plan": ["make the change", "run `make test`"],
+        "model": "-",
+        "tokens": 0,
+        "cost": 0.0,
+    }
+
+
+async def rule_based_step(request: dict[str, Any]) -> LLMResponse:
+    """What the plan starts with when no model can draft it."""
+    from tta_dev_integrations.llm import Usage
+
+    return LLMResponse("outline the change", model="rules", provider="none", usage=Usage())
+
+
+# The local model drafts the first step; bounded in time, cached, with a rule as fallback.
+draft_first_step = CachePrimitive(
+    FallbackPrimitive(
+        TimeoutPrimitive(LLMPrimitive("local"), 30.0, name="draft"),
+        [LambdaPrimitive(rule_based_step, name="rule-based")],
+        fallback_on=(LLMError, TimeoutError),
+        name="first-step",
+    ),
+    name="draft-cache",
+)
+
+
+def first_line(text: str) -> str:
+    line = next((raw.strip(" -*#0123456789.)") for raw in text.splitlines() if raw.strip()), "")
+    return (line or "outline the change")[:70]
 
 
 async def researched_plan(task: Task, ctx: WorkflowContext) -> Task:
     files = await related_code.execute(keywords(task), ctx)
-    steps = [f"read {f}" for f in files[:2]] + ["write a failing test", "change the code"]
+    draft = await draft_first_step.execute(
+        {
+            "system": "You are a senior engineer. Answer with one short imperative sentence.",
+            "prompt": f"First step to do this task: {task['title']}. {task['body']}",
+            "max_tokens": 32,
+            "temperature": 0,
+        },
+        ctx,
+    )
+    steps = [first_line(draft.content)]
+    steps += [f"read {f}" for f in files[:2]] + ["write a failing test", "change the code"]
     if task["complexity"] == "high":
         steps = ["write a short design note", *steps, "benchmark the hot path"]
-    return {**task, "files": files, "plan": [*steps, "run `make test`"]}
+    return {
+        **task,
+        "files": files,
+        "plan": [*steps, "run `make test`"],
+        "model": draft.model,
+        "tokens": draft.usage.total_tokens,
+        "cost": draft.cost_usd,
+    }
 
 
 planner = RouterPrimitive(
@@ -123,11 +174,14 @@ def for_each_task(backlog: list[Task]) -> ParallelPrimitive[list[Task]]:
 
 
 def render(results: list[Task], seconds: float) -> None:
-    print(f"{'task':<5}{'complexity':<12}{'plan':<7}related code")
+    print(f"{'task':<5}{'complexity':<11}{'steps':<6}{'model':<7}{'tokens':>6}  {'cost':<7}related")
     print("-" * 78)
     for r in results:
         files = ", ".join(Path(f).name for f in r["files"]) or "-"
-        print(f"{r['id']:<5}{r['complexity']:<12}{len(r['plan']):<7}{files[:54]}")
+        print(
+            f"{r['id']:<5}{r['complexity']:<11}{len(r['plan']):<6}{r['model']:<7}"
+            f"{r['tokens']:>6}  ${r['cost']:<6.2f}{files[:34]}"
+        )
     print("-" * 78)
     levels = Counter(r["complexity"] for r in results)
     print(

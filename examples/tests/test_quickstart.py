@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "quickstart" / "triage.py"
 
@@ -18,6 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.needs("local-model")
 def test_triage_demo_triages_the_shipped_backlog() -> None:
     result = run()
     assert result.returncode == 0, result.stderr
@@ -29,6 +33,11 @@ def test_triage_demo_triages_the_shipped_backlog() -> None:
     # The second pass is served by the cache: as many hits as first-pass misses.
     assert "5 cache hits, 5 misses" in out
     assert "retry(search)" in out
+    # Medium and high tasks were drafted by the local model, at no cost.
+    drafted = re.findall(r"^T\d\s+(?:medium|high)\s+\d+\s+(\S+)\s+(\d+)\s+\$0\.00", out, re.M)
+    assert len(drafted) == 5
+    assert all(model == "local" and int(tokens) > 0 for model, tokens in drafted)
+    assert "chat local" in out
 
 
 def test_triage_demo_takes_a_backlog_file(tmp_path: Path) -> None:
