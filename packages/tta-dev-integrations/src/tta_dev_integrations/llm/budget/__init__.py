@@ -1,0 +1,1 @@
+"""Budget profiles and the spend ledger (SQLite embedded, PostgreSQL shared)."""

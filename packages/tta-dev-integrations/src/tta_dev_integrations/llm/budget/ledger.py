@@ -1,0 +1,289 @@
+"""The spend ledger's interface: reserve before a paid call, settle after, prove every cent.
+
+Money is integer micro-dollars (``1_000_000`` = $1). Budgets are per *scope* (who is
+charged: ``"default"``, a project, a user, a team) and per calendar month in UTC
+(``"2026-11"``). Backends (``sqlite.py``, ``postgres.py``) implement :class:`Ledger`
+with the database's own guarantees; nothing here coordinates by hand.
+
+The invariant every backend keeps, under any concurrency and any crash:
+``spent + reserved <= limit`` is never broken by a reservation (a settlement may record
+more than was reserved, the truth, which then blocks the next reservation), and a
+month's ``spent`` equals the sum of its settled entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from tta_dev_integrations.llm.errors import LLMError
+
+__all__ = [
+    "MICROS_PER_USD",
+    "BudgetExceededError",
+    "EntryState",
+    "Justification",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerUnavailableError",
+    "ModelStats",
+    "Reservation",
+    "SpendSummary",
+    "current_month",
+    "to_micros",
+    "to_usd",
+]
+
+MICROS_PER_USD = 1_000_000
+
+EntryState = Literal["reserved", "settled", "released", "free"]
+
+
+def to_micros(usd: float) -> int:
+    """Dollars to micro-dollars, rounded up (a reservation never under-counts)."""
+    micros = usd * MICROS_PER_USD
+    whole = int(micros)
+    return whole if whole == micros else whole + 1
+
+
+def to_usd(micros: int) -> float:
+    """Micro-dollars to dollars."""
+    return micros / MICROS_PER_USD
+
+
+def current_month(now: datetime | None = None) -> str:
+    """The budget period of ``now`` (default: now), as ``"YYYY-MM"`` in UTC."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m")
+
+
+class BudgetExceededError(LLMError):
+    """A reservation did not fit in what is left of the month's limit."""
+
+    def __init__(self, scope: str, month: str, needed: int, remaining: int) -> None:
+        self.scope = scope
+        self.month = month
+        self.needed_micros = needed
+        self.remaining_micros = remaining
+        super().__init__(
+            f"budget of scope {scope!r} for {month} has ${to_usd(remaining):.6f} left, the call "
+            f"may cost up to ${to_usd(needed):.6f}; raise monthly_limit, lower max_tokens, or "
+            "use a free model"
+        )
+
+
+class LedgerUnavailableError(LLMError):
+    """The ledger could not be reached; paid calls fail closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Justification:
+    """Why a paid model is worth it; stored with the paid call's entry."""
+
+    reason: str
+    free_alternatives_tried: tuple[str, ...] = ()
+    expected_quality_delta: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, for storage."""
+        return {
+            "reason": self.reason,
+            "free_alternatives_tried": list(self.free_alternatives_tried),
+            "expected_quality_delta": self.expected_quality_delta,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Money set aside for one paid call, until it is settled, released or its lease ends."""
+
+    request_id: str
+    scope: str
+    month: str
+    amount_micros: int
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SpendSummary:
+    """A scope's month: limit (``None``: unlimited), spent, reserved, what remains."""
+
+    scope: str
+    month: str
+    limit_micros: int | None
+    spent_micros: int
+    reserved_micros: int
+
+    @property
+    def remaining_micros(self) -> int | None:
+        """What may still be reserved (``None`` without a limit); never below 0."""
+        if self.limit_micros is None:
+            return None
+        return max(0, self.limit_micros - self.spent_micros - self.reserved_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One call as the ledger knows it (paid or free)."""
+
+    request_id: str
+    scope: str
+    month: str
+    model: str
+    provider: str
+    state: EntryState
+    reserved_micros: int
+    actual_micros: int
+    created_at: datetime
+    coder: str = "none"
+    profile: str = ""
+    correlation_id: str = ""
+    justification: Justification | None = None
+    justification_verified: bool | None = None
+    ok: bool | None = None
+    feedback_ok: bool | None = None
+    latency_s: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStats:
+    """Observed outcomes of a model: what the router learns from."""
+
+    model: str
+    calls: int
+    successes: int
+    feedback_good: int
+    feedback_bad: int
+    mean_latency_s: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of calls that succeeded, ``None`` before any call."""
+        return self.successes / self.calls if self.calls else None
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """What the universal primitive needs from a ledger backend. All methods are async.
+
+    ``now`` parameters exist so tests can move time (lease expiry, quota windows).
+    """
+
+    async def migrate(self) -> None:
+        """Apply pending named migrations (idempotent; safe from many processes at once)."""
+        ...
+
+    async def set_limit(self, scope: str, month: str, limit_micros: int | None) -> None:
+        """Set (or clear, with ``None``) the scope's limit for the month."""
+        ...
+
+    async def reserve(
+        self,
+        *,
+        request_id: str,
+        scope: str,
+        month: str,
+        amount_micros: int,
+        model: str,
+        provider: str,
+        lease_s: float = 600.0,
+        coder: str = "none",
+        profile: str = "",
+        correlation_id: str = "",
+        justification: Justification | None = None,
+        justification_verified: bool | None = None,
+        now: datetime | None = None,
+    ) -> Reservation:
+        """Set ``amount_micros`` aside in one guarded statement.
+
+        Raises :class:`BudgetExceededError` when it does not fit. Expired leases are
+        reclaimed first.
+        """
+        ...
+
+    async def settle(
+        self,
+        request_id: str,
+        actual_micros: int,
+        *,
+        ok: bool = True,
+        latency_s: float | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
+        """Record the real cost and free the reservation.
+
+        Idempotent by ``request_id``: settling twice changes nothing. A settlement above
+        the reservation is recorded as it is.
+        """
+        ...
+
+    async def release(self, request_id: str) -> None:
+        """Give the reservation back without spending (the call failed). Idempotent."""
+        ...
+
+    async def record_free(
+        self,
+        *,
+        request_id: str,
+        scope: str,
+        month: str,
+        model: str,
+        provider: str,
+        ok: bool,
+        coder: str = "none",
+        profile: str = "",
+        correlation_id: str = "",
+        latency_s: float | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        now: datetime | None = None,
+    ) -> None:
+        """Record a $0 call (free model), for quotas, stats and justification checks."""
+        ...
+
+    async def reclaim_expired(self, now: datetime | None = None) -> int:
+        """Release reservations whose lease ended (a crashed worker's); returns how many."""
+        ...
+
+    async def summary(self, scope: str, month: str) -> SpendSummary:
+        """Limit, spent and reserved for the scope's month."""
+        ...
+
+    async def entries(self, scope: str, month: str) -> Sequence[LedgerEntry]:
+        """Every entry of the scope's month, oldest first."""
+        ...
+
+    async def tried_models(self, correlation_id: str, since: datetime) -> set[str]:
+        """Models called (successfully or not) under ``correlation_id`` since ``since``."""
+        ...
+
+    async def take_quota(
+        self,
+        model: str,
+        *,
+        per_minute: int | None,
+        per_day: int | None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Count one request against a free tier's limits.
+
+        Returns ``False`` (and counts nothing) when a window is full.
+        """
+        ...
+
+    async def record_feedback(self, request_id: str, ok: bool) -> None:
+        """A caller's verdict on an answer."""
+        ...
+
+    async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
+        """Observed outcomes per model (models never called are absent)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
