@@ -74,6 +74,9 @@ class Catalog(Mapping[str, ModelInfo]):
         except KeyError:
             raise UnknownModelError(alias, list(self._models)) from None
 
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._models
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._models)
 
