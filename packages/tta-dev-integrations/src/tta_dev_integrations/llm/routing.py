@@ -24,8 +24,9 @@ No I/O here: the caller gathers availability, quotas, stats and the budget left.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from tta_dev_integrations.llm.budget.ledger import ModelStats
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile
@@ -49,9 +50,12 @@ LEARNING_CALLS = 5
 """Calls a model needs in the ledger before observed outcomes weigh on its quality."""
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One model the router looked at, and what it concluded."""
+class Candidate(NamedTuple):
+    """One model the router looked at, and what it concluded.
+
+    A named tuple: the router makes one per catalog model per decision, and a frozen
+    dataclass costs several times more to create.
+    """
 
     model: str
     provider: str
@@ -118,14 +122,25 @@ class RoutingInputs:
 
 
 def expected_quality(model: ModelInfo, tier: Complexity, stats: ModelStats | None) -> float:
-    """The catalog's quality for ``tier``, blended with observed success once known."""
+    """The catalog's quality for ``tier``, blended with observed success once known.
+
+    After :data:`LEARNING_CALLS` calls the observed rate (successes, corrected by the
+    callers' feedback) weighs ``calls / 100``, at most one half: the prior fades but
+    never vanishes.
+    """
     prior = model.quality[tier]
     if stats is None or stats.calls < LEARNING_CALLS:
         return prior
-    good = stats.successes - stats.feedback_bad + stats.feedback_good
-    observed = max(0.0, min(1.0, good / (stats.calls + stats.feedback_good)))
-    weight = min(0.5, stats.calls / 100)  # the prior fades, but never below half
-    return (1 - weight) * prior + weight * observed
+    calls = stats.calls
+    observed = (stats.successes - stats.feedback_bad + stats.feedback_good) / (
+        calls + stats.feedback_good
+    )
+    if observed < 0.0:
+        observed = 0.0
+    elif observed > 1.0:
+        observed = 1.0
+    weight = calls / 100 if calls < 50 else 0.5
+    return prior + weight * (observed - prior)
 
 
 def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
@@ -133,9 +148,8 @@ def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
         return "failed earlier in this request"
     if model.provider not in inputs.available_providers:
         return f"provider {model.provider} is not available (no key, or not answering)"
-    missing = sorted(inputs.needs - model.capabilities)
-    if missing:
-        return f"lacks {', '.join(missing)}"
+    if inputs.needs and not inputs.needs <= model.capabilities:
+        return f"lacks {', '.join(sorted(inputs.needs - model.capabilities))}"
     if model.alias in inputs.quota_exhausted:
         return "free-tier quota exhausted"
     if not model.free:
@@ -147,29 +161,52 @@ def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
     return None
 
 
+_new_candidate = tuple.__new__
+_FREE_MEETS_BAR = "a free model meets the quality bar"
+_NOT_JUSTIFIED = "paid, and no valid justification"
+
+
 def decide(inputs: RoutingInputs) -> RoutingDecision:
     """Choose a model for a request under a profile (see the module docstring)."""
     bar = QUALITY_BAR[inputs.tier]
-    considered: list[Candidate] = []
+    tier, stats, costs = inputs.tier, inputs.stats, inputs.worst_case_usd
+    # One pass for the drops and qualities; the careful profile's gate on paid models
+    # needs to know whether a kept free model meets the bar, so candidates are made after.
+    looked: list[tuple[ModelInfo, float, str | None]] = []
+    free_meets_bar = False
     for model in inputs.models:
-        quality = expected_quality(model, inputs.tier, inputs.stats.get(model.alias))
+        observed = stats.get(model.alias)
+        quality = (
+            model.quality[tier] if observed is None else expected_quality(model, tier, observed)
+        )
         drop = _first_drop(model, inputs)
+        if drop is None and model.free and quality >= bar:
+            free_meets_bar = True
+        looked.append((model, quality, drop))
+    careful = inputs.profile is BudgetProfile.CAREFUL
+    justified = inputs.justification_valid
+    considered = []
+    for model, quality, drop in looked:
+        if careful and drop is None and not model.free:
+            if free_meets_bar:
+                drop = _FREE_MEETS_BAR
+            elif not justified:
+                drop = _NOT_JUSTIFIED
+        # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
         considered.append(
-            Candidate(
-                model=model.alias,
-                provider=model.provider,
-                free=model.free,
-                expected_quality=round(quality, 4),
-                worst_case_usd=inputs.worst_case_usd.get(model.alias, 0.0),
-                kept=drop is None,
-                reason=drop or "allowed",
+            _new_candidate(
+                Candidate,
+                (
+                    model.alias,
+                    model.provider,
+                    model.free,
+                    quality,
+                    costs.get(model.alias, 0.0),
+                    drop is None,
+                    drop or "allowed",
+                ),
             )
         )
-    free_meets_bar = any(c.kept and c.free and c.expected_quality >= bar for c in considered)
-    if inputs.profile is BudgetProfile.CAREFUL:
-        considered = [
-            _careful_gate(c, free_meets_bar, inputs.justification_valid) for c in considered
-        ]
     kept = [c for c in considered if c.kept]
     chosen, reason, code = _choose(kept, inputs, bar)
     return RoutingDecision(
@@ -186,45 +223,51 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     )
 
 
-def _careful_gate(candidate: Candidate, free_meets_bar: bool, justified: bool) -> Candidate:
-    if candidate.free or not candidate.kept:
-        return candidate
-    if free_meets_bar:
-        return replace(candidate, kept=False, reason="a free model meets the quality bar")
-    if not justified:
-        return replace(candidate, kept=False, reason="paid, and no valid justification")
-    return candidate
-
-
 def _choose(
     kept: list[Candidate], inputs: RoutingInputs, bar: float
 ) -> tuple[Candidate | None, str, str]:
     if not kept:
         return None, "no allowed model can serve this request", "none"
-    stats = inputs.stats
-
-    def observed(c: Candidate) -> tuple[float, float]:
-        s = stats.get(c.model)
-        rate = s.success_rate if s is not None and s.success_rate is not None else 0.0
-        latency = s.mean_latency_s if s is not None and s.mean_latency_s is not None else 1e9
-        return -rate, latency
-
     if inputs.profile is BudgetProfile.UNLIMITED:
-        best = min(kept, key=lambda c: (-c.expected_quality, c.worst_case_usd, *observed(c)))
-        return best, f"best expected quality for {inputs.tier} ({best.expected_quality})", "best"
+        best = _break_ties(kept, inputs, lambda c: (-c.expected_quality, c.worst_case_usd))
+        return (
+            best,
+            f"best expected quality for {inputs.tier} ({best.expected_quality:.3f})",
+            "best",
+        )
     meeting = [c for c in kept if c.expected_quality >= bar]
     if meeting:
-        best = min(meeting, key=lambda c: (c.worst_case_usd, *observed(c)))
+        best = _break_ties(meeting, inputs, lambda c: (c.worst_case_usd, 0.0))
         kind = "free" if best.free else "paid, justified"
         return (
             best,
             f"cheapest model meeting the {inputs.tier} bar {bar} ({kind})",
             "cheapest_meeting_bar",
         )
-    best = min(kept, key=lambda c: (-c.expected_quality, c.worst_case_usd, *observed(c)))
+    best = _break_ties(kept, inputs, lambda c: (-c.expected_quality, c.worst_case_usd))
     return (
         best,
         f"no allowed model meets the {inputs.tier} bar {bar}; best available "
-        f"({best.expected_quality})",
+        f"({best.expected_quality:.3f})",
         "best_available",
     )
+
+
+def _break_ties(
+    candidates: list[Candidate],
+    inputs: RoutingInputs,
+    rank: Callable[[Candidate], tuple[float, float]],
+) -> Candidate:
+    """The best by ``rank``; among exact ties, the better observed success, then latency."""
+    best_rank = min(map(rank, candidates))
+    tied = [c for c in candidates if rank(c) == best_rank]
+    if len(tied) == 1:
+        return tied[0]
+
+    def observed(c: Candidate) -> tuple[float, float]:
+        stats = inputs.stats.get(c.model)
+        rate = stats.success_rate if stats is not None and stats.success_rate is not None else 0.0
+        latency = stats.mean_latency_s if stats is not None and stats.mean_latency_s else 1e9
+        return -rate, latency
+
+    return min(tied, key=observed)

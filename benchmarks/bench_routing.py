@@ -1,0 +1,92 @@
+"""How long the router takes to decide, with a 50-model catalog (target: under 50 us).
+
+Run: .venv/bin/python benchmarks/bench_routing.py [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from tta_dev_integrations.llm import load_catalog
+from tta_dev_integrations.llm.budget.ledger import ModelStats
+from tta_dev_integrations.llm.budget.profiles import BudgetProfile
+from tta_dev_integrations.llm.catalog import ModelInfo
+from tta_dev_integrations.llm.routing import RoutingInputs, decide
+
+TARGET_US = 50.0
+
+
+def fifty_models() -> list[ModelInfo]:
+    """The shipped catalog, padded with renamed copies to 50 entries."""
+    shipped = list(load_catalog().values())
+    models = list(shipped)
+    index = 0
+    while len(models) < 50:
+        base = shipped[index % len(shipped)]
+        models.append(replace(base, alias=f"{base.alias}-copy{index}"))
+        index += 1
+    return models
+
+
+def scenario(profile: BudgetProfile) -> RoutingInputs:
+    models = fifty_models()
+    stats = {
+        m.alias: ModelStats(m.alias, calls=20, successes=18, feedback_good=3, feedback_bad=1,
+                            mean_latency_s=1.2)
+        for m in models[::2]
+    }  # fmt: skip
+    return RoutingInputs(
+        models=models,
+        profile=profile,
+        tier="high",
+        worst_case_usd={m.alias: 0.01 * (i + 1) for i, m in enumerate(models) if not m.free},
+        available_providers=frozenset({m.provider for m in models}) - {"ollama"},
+        needs=frozenset({"tools"}),
+        remaining_usd=0.25,
+        justification_valid=True,
+        quota_exhausted=frozenset({models[3].alias}),
+        failed=frozenset({models[5].alias}),
+        stats=stats,
+    )
+
+
+def measure(inputs: RoutingInputs, samples: int, loops: int) -> tuple[float, float]:
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        for _ in range(loops):
+            decide(inputs)
+        times.append((time.perf_counter() - start) / loops * 1e6)
+    return min(times), statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    samples, loops = (5, 200) if args.quick else (21, 2000)
+    figures = {}
+    print(f"router decision, 50 models, best of {samples} samples (median in brackets)")
+    for profile in BudgetProfile:
+        inputs = scenario(profile)
+        decide(inputs)  # warm up
+        best, median = measure(inputs, samples, loops)
+        figures[profile.value] = {"best_us": best, "median_us": median}
+        verdict = "PASS" if best <= TARGET_US else "MISS"
+        print(
+            f"  {profile.value:<10} {best:7.1f} us [{median:.1f}]  target <= {TARGET_US} us  {verdict}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"router_decision": figures}, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
