@@ -81,7 +81,8 @@ def main() -> int:
         figures[profile.value] = {"best_us": best, "median_us": median}
         verdict = "PASS" if best <= TARGET_US else "MISS"
         print(
-            f"  {profile.value:<10} {best:7.1f} us [{median:.1f}]  target <= {TARGET_US} us  {verdict}"
+            f"  {profile.value:<10} {best:7.1f} us [{median:.1f}]  "
+            f"target <= {TARGET_US} us  {verdict}"
         )
     if args.json:
         args.json.write_text(json.dumps({"router_decision": figures}, indent=2), encoding="utf-8")

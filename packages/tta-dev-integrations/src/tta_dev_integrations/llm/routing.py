@@ -186,7 +186,8 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     careful = inputs.profile is BudgetProfile.CAREFUL
     justified = inputs.justification_valid
     considered = []
-    for model, quality, drop in looked:
+    for model, quality, first_drop in looked:
+        drop = first_drop
         if careful and drop is None and not model.free:
             if free_meets_bar:
                 drop = _FREE_MEETS_BAR
