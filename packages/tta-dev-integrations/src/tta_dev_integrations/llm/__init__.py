@@ -1,4 +1,4 @@
-"""One interface to every LLM: provider adapters, the model catalog, and LLMPrimitive.
+"""One interface to every LLM: providers, the catalog, LLMPrimitive, UniversalLLMPrimitive.
 
 >>> from tta_dev_integrations.llm import LLMPrimitive
 >>> answer = await LLMPrimitive("local").execute("Say hi", WorkflowContext())  # doctest: +SKIP
@@ -31,12 +31,14 @@ from tta_dev_integrations.llm.types import (
     ToolCall,
     Usage,
 )
+from tta_dev_integrations.llm.universal import BudgetAlert, UniversalLLMPrimitive
 
 __all__ = [
     "PROVIDER_SPECS",
     "TRANSIENT_ERRORS",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetAlert",
     "Catalog",
     "ContentFilterError",
     "ContextLengthError",
@@ -56,6 +58,7 @@ __all__ = [
     "TextPart",
     "Tool",
     "ToolCall",
+    "UniversalLLMPrimitive",
     "UnknownModelError",
     "Usage",
     "create_provider",

@@ -1,0 +1,615 @@
+"""``UniversalLLMPrimitive``: the right model for each task, within the money allowed.
+
+One call::
+
+    estimate complexity (when "auto")  ->  routing.decide(...)  (pure)
+    -> free model: take its free-tier quota     paid model: ledger.reserve(worst case)
+    -> provider call (LLMPrimitive of the chosen model)
+    -> free: ledger.record_free                 paid: ledger.settle(actual cost)
+    -> LLMResponse with .routing explaining the decision
+
+A provider error sends the request back to the router with the failed model excluded,
+under the same rules (a paid fallback needs the justification and a new reservation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from time import perf_counter
+from typing import Any
+
+from tta_dev_integrations.llm.budget.ledger import (
+    BudgetExceededError,
+    Justification,
+    Ledger,
+    LedgerUnavailableError,
+    current_month,
+    to_micros,
+    to_usd,
+)
+from tta_dev_integrations.llm.budget.profiles import BudgetProfile, parse_profile
+from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, load_catalog
+from tta_dev_integrations.llm.coders import CoderDetection, coder_defaults, detect_coder
+from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
+from tta_dev_integrations.llm.errors import LLMError, UnknownModelError
+from tta_dev_integrations.llm.justification import (
+    JustificationRequiredError,
+    justification_problems,
+    parse_justification,
+)
+from tta_dev_integrations.llm.pricing import cost_of
+from tta_dev_integrations.llm.primitive import LLMPrimitive, RequestLike, shared_provider
+from tta_dev_integrations.llm.providers.base import Provider
+from tta_dev_integrations.llm.routing import RoutingDecision, RoutingInputs, decide
+from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
+from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext, WorkflowPrimitive
+from tta_dev_primitives.observability import active_tracer, counter, declare_metric, gauge
+
+__all__ = ["BudgetAlert", "UniversalLLMPrimitive"]
+
+logger = logging.getLogger(__name__)
+
+_TIERS: tuple[Complexity, ...] = ("low", "medium", "high")
+
+SPENT = declare_metric(
+    "tta_budget_spent_usd",
+    "gauge",
+    "Dollars spent this month, per scope and profile (as the ledger last reported).",
+    ("scope", "profile"),
+    unit="usd",
+)
+RESERVED = declare_metric(
+    "tta_budget_reserved_usd",
+    "gauge",
+    "Dollars reserved for paid calls under way, per scope and profile.",
+    ("scope", "profile"),
+    unit="usd",
+)
+REMAINING = declare_metric(
+    "tta_budget_remaining_usd",
+    "gauge",
+    "Dollars left under the monthly limit, per scope and profile (absent without a limit).",
+    ("scope", "profile"),
+    unit="usd",
+)
+PAID_CALLS = declare_metric(
+    "tta_llm_paid_calls_total",
+    "counter",
+    "Paid LLM calls, by whether their justification was verified against the ledger.",
+    ("profile", "justification"),
+)
+DECISIONS = declare_metric(
+    "tta_llm_routing_decisions_total",
+    "counter",
+    "Routing decisions, by chosen model and reason code.",
+    ("profile", "model", "reason"),
+)
+QUOTA_EXHAUSTED = declare_metric(
+    "tta_llm_free_quota_exhausted_total",
+    "counter",
+    "Times a free model was skipped because its free-tier quota was used up.",
+    ("model",),
+)
+ALERTS = declare_metric(
+    "tta_budget_alerts_total",
+    "counter",
+    "Budget thresholds crossed, by threshold (0.5, 0.8, 1.0 of the limit).",
+    ("scope", "threshold"),
+)
+
+
+class BudgetAlert:
+    """A budget threshold crossed: handed to ``on_budget_alert`` once per crossing."""
+
+    __slots__ = ("limit_usd", "month", "scope", "spent_usd", "threshold")
+
+    def __init__(
+        self, scope: str, month: str, threshold: float, spent_usd: float, limit_usd: float
+    ) -> None:
+        self.scope = scope
+        self.month = month
+        self.threshold = threshold
+        self.spent_usd = spent_usd
+        self.limit_usd = limit_usd
+
+    def __repr__(self) -> str:
+        return (
+            f"BudgetAlert(scope={self.scope!r}, month={self.month!r}, "
+            f"threshold={self.threshold}, spent_usd={self.spent_usd:.4f}, "
+            f"limit_usd={self.limit_usd:.2f})"
+        )
+
+
+class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
+    """Routes each request to a model by complexity, under a budget profile.
+
+    The request is a dict (or ``LLMRequest``) that may also carry ``complexity``
+    (``low``/``medium``/``high``/``auto``), ``justification`` (for paid models) and
+    ``scope`` (who is charged). The response's ``routing`` explains the choice.
+    """
+
+    def __init__(
+        self,
+        *,
+        coder: str = "auto",
+        budget_profile: str | BudgetProfile = "careful",
+        monthly_limit: float | None = None,
+        free_models: Sequence[str] | None = None,
+        paid_models: Sequence[str] | None = None,
+        scope: str = "default",
+        ledger: Ledger | None = None,
+        catalog: Catalog | None = None,
+        providers: Mapping[str, Provider] | None = None,
+        on_budget_alert: Callable[[BudgetAlert], None] | None = None,
+        alert_thresholds: Sequence[float] = (0.5, 0.8, 1.0),
+        justification_window_s: float = 3600.0,
+        lease_s: float = 600.0,
+        name: str | None = None,
+    ) -> None:
+        self.profile = parse_profile(budget_profile)
+        if monthly_limit is not None and (monthly_limit < 0 or not math.isfinite(monthly_limit)):
+            raise ValueError(f"monthly_limit must be a number >= 0, got {monthly_limit!r}")
+        self.catalog = catalog or load_catalog()
+        self.free_models = self._models(free_models, free=True)
+        self.paid_models = self._models(paid_models, free=False)
+        self.coder: CoderDetection = detect_coder(coder)
+        preferred = coder_defaults(self.coder).preferred_free_models
+        self.free_models = [
+            *[self.catalog[a] for a in preferred if a in self.catalog],
+            *[m for m in self.free_models if m.alias not in preferred],
+        ]
+        self.monthly_limit = monthly_limit
+        self.scope = scope
+        self._ledger = ledger
+        self._providers = dict(providers or {})
+        self._primitives: dict[str, LLMPrimitive] = {}
+        self.on_budget_alert = on_budget_alert
+        self.alert_thresholds = tuple(sorted(alert_thresholds))
+        self.justification_window = timedelta(seconds=justification_window_s)
+        self.lease_s = lease_s
+        self.name = name or "universal-llm"
+        self._limits_set: set[tuple[str, str]] = set()
+        self._alerted: set[tuple[str, str, float]] = set()
+        #: Free calls and settlements the ledger could not take yet (it was unreachable).
+        self.unrecorded: list[dict[str, Any]] = []
+        self.unsettled: list[dict[str, Any]] = []
+
+    # -- configuration -------------------------------------------------------------
+
+    def _models(self, aliases: Sequence[str] | None, *, free: bool) -> list[ModelInfo]:
+        if aliases is None:
+            return [m for m in self.catalog.values() if m.free == free]
+        models = []
+        for alias in aliases:
+            if alias not in self.catalog:
+                raise UnknownModelError(alias, list(self.catalog))
+            model = self.catalog[alias]
+            if model.free != free:
+                kind = "free" if free else "paid"
+                raise ValueError(
+                    f"{alias!r} is listed among the {kind} models but the catalog says it is "
+                    f"{'free' if model.free else 'paid'}; move it to the other list"
+                )
+            models.append(model)
+        return models
+
+    @property
+    def ledger(self) -> Ledger:
+        """The spend ledger (SQLite under ``TTA_HOME`` unless given or ``TTA_LEDGER_URL``)."""
+        if self._ledger is None:
+            from tta_dev_integrations.llm.budget.factory import open_ledger
+
+            self._ledger = open_ledger()
+        return self._ledger
+
+    def provider(self, name: str) -> Provider:
+        """The provider serving ``name``: one given to the constructor, else the shared one."""
+        return self._providers.get(name) or shared_provider(name)
+
+    def _primitive(self, alias: str) -> LLMPrimitive:
+        primitive = self._primitives.get(alias)
+        if primitive is None:
+            model = self.catalog[alias]
+            primitive = LLMPrimitive(
+                alias, catalog=self.catalog, provider=self.provider(model.provider)
+            )
+            self._primitives[alias] = primitive
+        return primitive
+
+    # -- one call ------------------------------------------------------------------
+
+    async def _execute_impl(self, input_data: RequestLike, context: WorkflowContext) -> LLMResponse:
+        options = dict(input_data) if isinstance(input_data, Mapping) else {}
+        request = LLMRequest.from_value(input_data)
+        scope = str(options.get("scope") or self.scope)
+        month = current_month()
+        await self._ensure_limit(scope, month)
+        tier, source, reasons = self._tier(options.get("complexity", "auto"), request)
+        justification, problems = parse_justification(options.get("justification"))
+        problems = problems + (
+            justification_problems(justification, self.catalog) if justification else []
+        )
+        verified = await self._verify(justification, context) if not problems else None
+        needs = _needs(request)
+        models = self._allowed_models(options.get("model"))
+        available = await self._available_providers(models)
+        failed: set[str] = set()
+        exhausted: set[str] = set()
+        errors: list[Exception] = []
+        stats = await self._stats(models)
+        await self._flush_pending()
+        while True:
+            remaining = await self._summary(scope, month)
+            decision = decide(
+                RoutingInputs(
+                    models=models,
+                    profile=self.profile,
+                    tier=tier,
+                    worst_case_usd=self._worst_cases(models, request),
+                    available_providers=available,
+                    needs=needs,
+                    remaining_usd=remaining,
+                    justification_valid=not problems,
+                    quota_exhausted=frozenset(exhausted),
+                    failed=frozenset(failed),
+                    stats=stats,
+                )
+            )
+            decision = self._explain(decision, source, reasons, problems, verified)
+            if decision.chosen is None:
+                raise self._no_model_error(decision, problems, errors)
+            model = self.catalog[decision.chosen]
+            counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
+            call = _Call(model, request, context, decision, scope, month, justification, verified)
+            try:
+                response = await self._call(call)
+            except BudgetExceededError as error:
+                failed.add(model.alias)  # the budget moved since the decision: re-decide
+                errors.append(error)
+                continue
+            except _QuotaExhausted:
+                exhausted.add(model.alias)
+                counter(QUOTA_EXHAUSTED).labels(model.alias).inc()
+                continue
+            except LedgerUnavailableError as error:
+                # Fail closed for paid calls: only free models may go on.
+                failed.update(m.alias for m in models if not m.free)
+                errors.append(error)
+                continue
+            except LLMError as error:
+                failed.add(model.alias)
+                errors.append(error)
+                logger.warning(
+                    "model %s failed (%s); trying the next candidate", model.alias, error
+                )
+                continue
+            return response
+
+    def _allowed_models(self, forced: object) -> list[ModelInfo]:
+        models = [*self.free_models, *self.paid_models]
+        if forced is None:
+            return models
+        alias = str(forced)
+        if alias not in self.catalog:
+            raise UnknownModelError(alias, list(self.catalog))
+        return [m for m in models if m.alias == alias] or [self.catalog[alias]]
+
+    def _tier(
+        self, complexity: object, request: LLMRequest
+    ) -> tuple[Complexity, str, tuple[str, ...]]:
+        value = str(complexity or "auto").strip().lower()
+        if value in _TIERS:
+            return value, "given", ()
+        if value != "auto":
+            raise ValueError(
+                f"complexity must be one of low, medium, high, auto; got {complexity!r}"
+            )
+        prompt = "\n".join(m.text for m in request.messages if m.role != "system")
+        estimate = estimate_complexity(prompt)
+        return estimate.tier, "estimated", estimate.reasons
+
+    async def _verify(
+        self, justification: Justification | None, context: WorkflowContext
+    ) -> bool | None:
+        if justification is None:
+            return None
+        since = datetime.now(UTC) - self.justification_window
+        try:
+            tried = await self.ledger.tried_models(context.correlation_id, since)
+        except LedgerUnavailableError:
+            return None
+        return set(justification.free_alternatives_tried) <= tried
+
+    async def _available_providers(self, models: Sequence[ModelInfo]) -> frozenset[str]:
+        names = {m.provider for m in models}
+        available = set()
+        for name in names:
+            if await self.provider(name).is_available():
+                available.add(name)
+        return frozenset(available)
+
+    async def _stats(self, models: Sequence[ModelInfo]) -> Mapping[str, Any]:
+        try:
+            return await self.ledger.model_stats([m.alias for m in models])
+        except LedgerUnavailableError:
+            return {}
+
+    async def _ensure_limit(self, scope: str, month: str) -> None:
+        if (scope, month) in self._limits_set:
+            return
+        limit = None if self.monthly_limit is None else to_micros(self.monthly_limit)
+        try:
+            await self.ledger.set_limit(scope, month, limit)
+        except LedgerUnavailableError:
+            return  # retried on the next call; paid calls fail closed meanwhile
+        self._limits_set.add((scope, month))
+
+    async def _summary(self, scope: str, month: str) -> float | None:
+        """Dollars left, ``None`` without a limit; 0 when the ledger cannot be read."""
+        try:
+            summary = await self.ledger.summary(scope, month)
+        except LedgerUnavailableError:
+            return 0.0 if self.monthly_limit is not None else None
+        self._publish(summary.scope, summary.spent_micros, summary.reserved_micros,
+                      summary.remaining_micros)  # fmt: skip
+        remaining = summary.remaining_micros
+        return None if remaining is None else to_usd(remaining)
+
+    def _worst_cases(self, models: Sequence[ModelInfo], request: LLMRequest) -> dict[str, float]:
+        prompt_tokens = max(1, sum(len(m.text) for m in request.messages) // 3)
+        output_tokens = request.max_tokens or 4096
+        return {
+            m.alias: cost_of(m, Usage(prompt_tokens, output_tokens)).usd
+            for m in models
+            if not m.free
+        }
+
+    async def _call(self, call: _Call) -> LLMResponse:
+        model = call.model
+        ledger = self.ledger
+        reserved_usd: float | None = None
+        if model.free:
+            if model.free_tier is not None and not await self._take_quota(model):
+                raise _QuotaExhausted(model.alias)
+        else:
+            worst = next(
+                c.worst_case_usd for c in call.decision.candidates if c.model == model.alias
+            )
+            reservation = await ledger.reserve(
+                request_id=call.request_id,
+                scope=call.scope,
+                month=call.month,
+                amount_micros=to_micros(worst),
+                model=model.alias,
+                provider=model.provider,
+                lease_s=self.lease_s,
+                coder=self.coder.coder,
+                profile=self.profile.value,
+                correlation_id=call.context.correlation_id,
+                justification=call.justification,
+                justification_verified=call.verified,
+            )
+            reserved_usd = to_usd(reservation.amount_micros)
+        started = perf_counter()
+        try:
+            response = await self._primitive(model.alias).execute(call.request, call.context)
+        except LLMError:
+            if model.free:
+                await self._record_free(call, ok=False, latency=perf_counter() - started)
+            else:
+                await ledger.release(call.request_id)
+            raise
+        except BaseException:
+            if not model.free:
+                await ledger.release(call.request_id)
+            raise
+        await self._record_success(call, response)
+        left = await self._summary(call.scope, call.month)
+        response.routing = call.decision.with_call(call.request_id, reserved_usd, left)
+        self._annotate(response.routing)
+        return response
+
+    async def _take_quota(self, model: ModelInfo) -> bool:
+        assert model.free_tier is not None
+        try:
+            return await self.ledger.take_quota(
+                model.alias,
+                per_minute=model.free_tier.requests_per_minute,
+                per_day=model.free_tier.requests_per_day,
+            )
+        except LedgerUnavailableError:
+            return True  # free calls go on; quotas are best effort without the ledger
+
+    async def _record_success(self, call: _Call, response: LLMResponse) -> None:
+        if call.model.free:
+            await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
+            return
+        settlement: dict[str, Any] = {
+            "request_id": call.request_id,
+            "actual_micros": to_micros(response.cost_usd),
+            "ok": True,
+            "latency_s": response.latency_s,
+            "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens,
+        }
+        try:
+            await self.ledger.settle(**settlement)
+        except LedgerUnavailableError:
+            # The money is spent: keep the reservation standing and settle as soon as the
+            # ledger is back (a lease outliving the outage would release it unspent).
+            self.unsettled.append(settlement)
+            logger.warning(
+                "the ledger is unreachable: settlement of %s is pending", call.request_id
+            )
+            return
+        label = "verified" if call.verified else "unverified"
+        counter(PAID_CALLS).labels(self.profile.value, label).inc()
+        await self._check_alerts(call.scope, call.month)
+
+    async def _flush_pending(self) -> None:
+        """Settle and record what an earlier ledger outage left pending."""
+        try:
+            while self.unsettled:
+                await self.ledger.settle(**self.unsettled[0])
+                self.unsettled.pop(0)
+            while self.unrecorded:
+                await self.ledger.record_free(**self.unrecorded[0])
+                self.unrecorded.pop(0)
+        except LedgerUnavailableError:
+            return
+
+    async def _record_free(
+        self, call: _Call, *, ok: bool, latency: float, usage: Usage | None = None
+    ) -> None:
+        entry: dict[str, Any] = {
+            "request_id": call.request_id,
+            "scope": call.scope,
+            "month": call.month,
+            "model": call.model.alias,
+            "provider": call.model.provider,
+            "ok": ok,
+            "coder": self.coder.coder,
+            "profile": self.profile.value,
+            "correlation_id": call.context.correlation_id,
+            "latency_s": latency,
+            "input_tokens": usage.input_tokens if usage else 0,
+            "output_tokens": usage.output_tokens if usage else 0,
+        }
+        try:
+            await self.ledger.record_free(**entry)
+        except LedgerUnavailableError:
+            self.unrecorded.append(entry)
+            logger.warning(
+                "the ledger is unreachable: %d free call(s) not recorded yet; they will be "
+                "recorded when it is back",
+                len(self.unrecorded),
+            )
+
+    async def _check_alerts(self, scope: str, month: str) -> None:
+        if self.monthly_limit is None or self.monthly_limit == 0:
+            return
+        summary = await self.ledger.summary(scope, month)
+        spent = to_usd(summary.spent_micros)
+        for threshold in self.alert_thresholds:
+            key = (scope, month, threshold)
+            if spent >= threshold * self.monthly_limit and key not in self._alerted:
+                self._alerted.add(key)
+                counter(ALERTS).labels(scope, f"{threshold:g}").inc()
+                alert = BudgetAlert(scope, month, threshold, spent, self.monthly_limit)
+                logger.warning(
+                    "budget of scope %r for %s: $%.4f spent, %d%% of the $%.2f limit",
+                    scope, month, spent, round(threshold * 100), self.monthly_limit,
+                )  # fmt: skip
+                if self.on_budget_alert is not None:
+                    self.on_budget_alert(alert)
+
+    def _publish(self, scope: str, spent: int, reserved: int, remaining: int | None) -> None:
+        profile = self.profile.value
+        gauge(SPENT).labels(scope, profile).set(to_usd(spent))
+        gauge(RESERVED).labels(scope, profile).set(to_usd(reserved))
+        if remaining is not None:
+            gauge(REMAINING).labels(scope, profile).set(to_usd(remaining))
+
+    def _explain(
+        self,
+        decision: RoutingDecision,
+        source: str,
+        reasons: tuple[str, ...],
+        problems: list[str],
+        verified: bool | None,
+    ) -> RoutingDecision:
+        reason, code = decision.reason, decision.reason_code
+        held_back = any(c.reason == "paid, and no valid justification" for c in decision.candidates)
+        if held_back and decision.chosen is not None:
+            reason += (
+                "; a paid model would serve this tier, but the request has no valid "
+                f"justification ({'; '.join(problems)}), so the best free model serves it"
+            )
+            code = "best_free_no_justification"
+        return replace(
+            decision,
+            complexity_source=source,
+            complexity_reasons=reasons,
+            reason=reason,
+            reason_code=code,
+            coder=self.coder.coder,
+            justification_problems=tuple(problems),
+            justification_verified=verified,
+        )
+
+    def _no_model_error(
+        self, decision: RoutingDecision, problems: list[str], errors: list[Exception]
+    ) -> Exception:
+        if errors:
+            return AllAlternativesFailedError(
+                f"every model {self.display_name!r} could use failed "
+                f"({', '.join(decision.failed)}); see the sub-exceptions",
+                errors,
+            )
+        held_back = any(c.reason == "paid, and no valid justification" for c in decision.candidates)
+        if held_back:
+            return JustificationRequiredError(problems)
+        dropped = "; ".join(f"{c.model}: {c.reason}" for c in decision.candidates)
+        return LLMError(
+            f"no model can serve this request under the {self.profile} profile ({dropped})"
+        )
+
+    def _annotate(self, decision: RoutingDecision) -> None:
+        if active_tracer() is None:
+            return
+        from opentelemetry import trace
+
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "tta.routing.profile": decision.profile,
+                    "tta.routing.complexity": decision.complexity,
+                    "tta.routing.complexity_source": decision.complexity_source,
+                    "tta.routing.chosen": decision.chosen or "",
+                    "tta.routing.reason": decision.reason_code,
+                    "tta.coder": decision.coder,
+                    "tta.budget.left_usd": -1.0
+                    if decision.budget_left_usd is None
+                    else decision.budget_left_usd,
+                }
+            )
+
+    async def record_feedback(self, request_id: str, ok: bool) -> None:
+        """Tell the router whether an answer was good; it learns from it."""
+        await self.ledger.record_feedback(request_id, ok)
+
+
+@dataclass(slots=True)
+class _Call:
+    """One attempt at one model: what the ledger and the metrics need to know of it."""
+
+    model: ModelInfo
+    request: LLMRequest
+    context: WorkflowContext
+    decision: RoutingDecision
+    scope: str
+    month: str
+    justification: Justification | None
+    verified: bool | None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class _QuotaExhausted(Exception):
+    """A free model's quota window is full: skip it, do not fail."""
+
+
+def _needs(request: LLMRequest) -> frozenset[str]:
+    needs = set()
+    if request.tools:
+        needs.add("tools")
+    if request.has_images:
+        needs.add("vision")
+    if request.response_format is not None:
+        needs.add("json")
+    return frozenset(needs)
