@@ -99,13 +99,18 @@ class SSEReply:
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """A request the server received. ``headers`` has lower-cased names."""
+    """A request the server received. ``headers`` has lower-cased names.
+
+    ``client_port`` tells connections apart: requests on one kept-alive connection
+    share it.
+    """
 
     method: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
     @property
     def json(self) -> Any:
@@ -203,6 +208,7 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 query=parse_qs(parts.query),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
+                client_port=int(self.client_address[1]),
             )
             reply = server._take(recorded)
             if reply is None:

@@ -98,3 +98,17 @@ async def test_a_bad_request_is_not_retried(server: ReplayServer) -> None:
 def test_rate_limit_error_is_transient() -> None:
     assert RateLimitError in TRANSIENT_ERRORS
     assert BadRequestError not in TRANSIENT_ERRORS
+
+
+async def test_streams_leave_their_connection_in_the_pool(server: ReplayServer) -> None:
+    from replay_server import SSEReply
+
+    chunk = {"model": "m", "choices": [{"delta": {"content": "hi"}, "finish_reason": None}]}
+    end = {"model": "m", "choices": [{"delta": {}, "finish_reason": "stop"}]}
+    for _ in range(3):
+        server.add("/chat/completions", SSEReply([(None, chunk), (None, end), (None, "[DONE]")]))
+    llm = primitive(server)
+    for _ in range(3):
+        assert await llm.stream("hi", WorkflowContext()).text() == "hi"
+    # One kept-alive connection served all three streams: none was dropped at [DONE].
+    assert len({r.client_port for r in server.requests}) == 1

@@ -150,7 +150,7 @@ class Provider(ABC):
         """Whether the provider has what it needs to be called (a key, a model file)."""
         return True
 
-    async def is_available(self, timeout: float = 0.5) -> bool:
+    async def is_available(self, probe_timeout_s: float = 0.5) -> bool:
         """Whether it can serve now: configured, and for key-less servers, answering."""
         return self.is_configured()
 
@@ -193,7 +193,7 @@ class HTTPProvider(Provider):
         """Whether a key is available (or none is needed)."""
         return not self.spec.key_required or self._key() is not None
 
-    async def is_available(self, timeout: float = 0.5) -> bool:
+    async def is_available(self, probe_timeout_s: float = 0.5) -> bool:
         """Configured, and, for a server that needs no key (Ollama), answering ``/models``.
 
         Keyed cloud providers are not probed: a key is taken as availability, and
@@ -206,7 +206,7 @@ class HTTPProvider(Provider):
         import httpx
 
         try:
-            response = await self._http().get("/models", timeout=timeout)
+            response = await self._http().get("/models", timeout=probe_timeout_s)
         except httpx.HTTPError:
             return False
         return response.status_code < 500
@@ -259,8 +259,9 @@ class HTTPProvider(Provider):
         call = self.api.build(request, model_id, stream=False)
         headers = {**self._headers(model_id), **call.headers}
         try:
+            # params=None, not {}: an empty mapping makes httpx rebuild the URL.
             response = await self._http().post(
-                call.path, json=call.body, params=call.params, headers=headers
+                call.path, json=call.body, params=call.params or None, headers=headers
             )
         except httpx.HTTPError as error:
             raise self._network_error(error, model_id) from error
@@ -299,12 +300,16 @@ class HTTPProvider(Provider):
         finished = False
         try:
             async with self._http().stream(
-                "POST", call.path, json=call.body, params=call.params, headers=headers
+                "POST", call.path, json=call.body, params=call.params or None, headers=headers
             ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
                     raise self._http_error(response.status_code, body, response.headers, model_id)
                 async for event, data in _server_sent_events(response):
+                    if finished:
+                        # Read the body to its end, so the connection goes back to the
+                        # pool instead of being closed (a new TLS handshake per stream).
+                        continue
                     try:
                         piece = read_event(event, data)
                     except LLMError as error:
@@ -319,10 +324,8 @@ class HTTPProvider(Provider):
                     if piece is None:
                         continue
                     text.append(piece.text)
-                    finished = finished or piece.done
+                    finished = piece.done
                     yield piece
-                    if piece.done:
-                        break
         except httpx.HTTPError as error:
             if text:
                 raise StreamInterruptedError(
