@@ -8,9 +8,12 @@ __all__ = ["BudgetProfile", "parse_profile"]
 
 
 class BudgetProfile(StrEnum):
-    """``free``: $0 models only. ``careful``: free first; paid only when the task needs
+    """How freely the router may spend.
+
+    ``free``: $0 models only. ``careful``: free first; paid only when the task needs
     it, a valid justification is given and the limit has room. ``unlimited``: the best
-    model for the task; spend is still tracked and a limit, if set, enforced."""
+    model for the task; spend is still tracked and a limit, if set, enforced.
+    """
 
     FREE = "free"
     CAREFUL = "careful"

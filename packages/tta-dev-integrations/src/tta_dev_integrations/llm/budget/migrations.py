@@ -1,0 +1,221 @@
+"""The ledger's schema as named, ordered migrations, recorded in ``tta_migrations``.
+
+Each :class:`Migration` holds the statements of both dialects. A database records the
+name of every migration applied to it; :func:`apply_sqlite` and :func:`apply_postgres`
+apply the missing ones, in order, in one transaction that first takes the database's
+write lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``pg_advisory_xact_lock``), so any
+number of processes may migrate at once: the first applies, the others then find
+everything recorded. Never edit a released migration: append a new one.
+
+Tables: ``tta_budgets`` (one row per scope and month), ``tta_entries`` (one row per
+call), ``tta_quota_counters`` (free tiers' minute and day windows). Money is integer
+micro-dollars. SQLite keeps times as UTC epoch seconds (``REAL``), PostgreSQL as
+``timestamptz``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+
+__all__ = ["MIGRATIONS", "POSTGRES_LOCK_KEY", "Migration", "apply_postgres", "apply_sqlite"]
+
+#: The ``pg_advisory_xact_lock`` key that serializes migrations ("ttamigr" in ASCII).
+POSTGRES_LOCK_KEY = 0x7474616D696772
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One named schema change, as statements for each dialect."""
+
+    name: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_budgets",
+        sqlite=(
+            """CREATE TABLE tta_budgets (
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                limit_micros INTEGER CHECK (limit_micros IS NULL OR limit_micros >= 0),
+                spent_micros INTEGER NOT NULL DEFAULT 0 CHECK (spent_micros >= 0),
+                reserved_micros INTEGER NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+                PRIMARY KEY (scope, month)
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE tta_budgets (
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                limit_micros BIGINT CHECK (limit_micros IS NULL OR limit_micros >= 0),
+                spent_micros BIGINT NOT NULL DEFAULT 0 CHECK (spent_micros >= 0),
+                reserved_micros BIGINT NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+                PRIMARY KEY (scope, month)
+            )""",
+        ),
+    ),
+    Migration(
+        "0002_entries",
+        sqlite=(
+            """CREATE TABLE tta_entries (
+                request_id TEXT PRIMARY KEY,
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                model TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                coder TEXT NOT NULL DEFAULT 'none',
+                profile TEXT NOT NULL DEFAULT '',
+                correlation_id TEXT NOT NULL DEFAULT '',
+                state TEXT NOT NULL
+                    CHECK (state IN ('reserved', 'settled', 'released', 'free')),
+                reserved_micros INTEGER NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+                actual_micros INTEGER NOT NULL DEFAULT 0 CHECK (actual_micros >= 0),
+                lease_expires_at REAL,
+                justification TEXT,
+                justification_verified INTEGER CHECK (justification_verified IN (0, 1)),
+                ok INTEGER CHECK (ok IN (0, 1)),
+                feedback_ok INTEGER CHECK (feedback_ok IN (0, 1)),
+                latency_s REAL,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL,
+                settled_at REAL
+            )""",
+            # entries(scope, month), oldest first
+            "CREATE INDEX tta_entries_by_scope_month ON tta_entries (scope, month, created_at)",
+            # tried_models(correlation_id, since)
+            "CREATE INDEX tta_entries_by_correlation ON tta_entries (correlation_id, created_at)",
+            # reclaim_expired: only open reservations are indexed, so the index stays small
+            """CREATE INDEX tta_entries_reserved_by_lease ON tta_entries (lease_expires_at)
+                WHERE state = 'reserved'""",
+            # model_stats(models)
+            "CREATE INDEX tta_entries_by_model ON tta_entries (model)",
+        ),
+        postgres=(
+            """CREATE TABLE tta_entries (
+                request_id TEXT PRIMARY KEY,
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                model TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                coder TEXT NOT NULL DEFAULT 'none',
+                profile TEXT NOT NULL DEFAULT '',
+                correlation_id TEXT NOT NULL DEFAULT '',
+                state TEXT NOT NULL
+                    CHECK (state IN ('reserved', 'settled', 'released', 'free')),
+                reserved_micros BIGINT NOT NULL DEFAULT 0 CHECK (reserved_micros >= 0),
+                actual_micros BIGINT NOT NULL DEFAULT 0 CHECK (actual_micros >= 0),
+                lease_expires_at TIMESTAMPTZ,
+                justification JSONB,
+                justification_verified BOOLEAN,
+                ok BOOLEAN,
+                feedback_ok BOOLEAN,
+                latency_s DOUBLE PRECISION,
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                created_at TIMESTAMPTZ NOT NULL,
+                settled_at TIMESTAMPTZ
+            )""",
+            "CREATE INDEX tta_entries_by_scope_month ON tta_entries (scope, month, created_at)",
+            "CREATE INDEX tta_entries_by_correlation ON tta_entries (correlation_id, created_at)",
+            """CREATE INDEX tta_entries_reserved_by_lease ON tta_entries (lease_expires_at)
+                WHERE state = 'reserved'""",
+            "CREATE INDEX tta_entries_by_model ON tta_entries (model)",
+        ),
+    ),
+    Migration(
+        "0003_quota_counters",
+        sqlite=(
+            """CREATE TABLE tta_quota_counters (
+                model TEXT NOT NULL,
+                window_kind TEXT NOT NULL CHECK (window_kind IN ('minute', 'day')),
+                window_start REAL NOT NULL,
+                count INTEGER NOT NULL CHECK (count >= 0),
+                PRIMARY KEY (model, window_kind, window_start)
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE tta_quota_counters (
+                model TEXT NOT NULL,
+                window_kind TEXT NOT NULL CHECK (window_kind IN ('minute', 'day')),
+                window_start TIMESTAMPTZ NOT NULL,
+                count BIGINT NOT NULL CHECK (count >= 0),
+                PRIMARY KEY (model, window_kind, window_start)
+            )""",
+        ),
+    ),
+)
+
+_SQLITE_TABLE = """CREATE TABLE IF NOT EXISTS tta_migrations (
+    position INTEGER NOT NULL,
+    name TEXT PRIMARY KEY,
+    applied_at REAL NOT NULL
+)"""
+
+_POSTGRES_TABLE = """CREATE TABLE IF NOT EXISTS tta_migrations (
+    position INTEGER NOT NULL,
+    name TEXT PRIMARY KEY,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)"""
+
+
+def apply_sqlite(conn: sqlite3.Connection) -> list[str]:
+    """Apply the pending migrations to ``conn`` (opened with ``isolation_level=None``).
+
+    Returns the names applied now (empty when the database was up to date).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_SQLITE_TABLE)
+        done = {row[0] for row in conn.execute("SELECT name FROM tta_migrations")}
+        applied: list[str] = []
+        for position, migration in enumerate(MIGRATIONS, start=1):
+            if migration.name in done:
+                continue
+            for statement in migration.sqlite:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO tta_migrations (position, name, applied_at) VALUES (?, ?, ?)",
+                (position, migration.name, time.time()),
+            )
+            applied.append(migration.name)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+async def apply_postgres(conn: AsyncConnection[Any]) -> list[str]:
+    """Apply the pending migrations over ``conn`` (an autocommit connection).
+
+    Returns the names applied now (empty when the database was up to date).
+    """
+    applied: list[str] = []
+    async with conn.transaction():
+        # Held until the transaction ends; CREATE TABLE IF NOT EXISTS alone is not safe
+        # from two sessions at once (both may pass the check, one fails on pg_type).
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_LOCK_KEY,))
+        await conn.execute(_POSTGRES_TABLE)
+        cursor = await conn.execute("SELECT name FROM tta_migrations")
+        done = {row[0] for row in await cursor.fetchall()}
+        for position, migration in enumerate(MIGRATIONS, start=1):
+            if migration.name in done:
+                continue
+            for statement in migration.postgres:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO tta_migrations (position, name) VALUES (%s, %s)",
+                (position, migration.name),
+            )
+            applied.append(migration.name)
+    return applied
