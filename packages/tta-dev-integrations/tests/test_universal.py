@@ -324,3 +324,61 @@ async def test_feedback_reaches_the_ledger(servers: Servers, ledger: SQLiteLedge
     await llm.record_feedback(response.routing.request_id, False)
     stats = await ledger.model_stats(["kimi"])
     assert stats["kimi"].feedback_bad == 1
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+
+def sse(text: str) -> Any:
+    from replay_server import SSEReply
+
+    chunk = {"model": "m", "choices": [{"delta": {"content": text}, "finish_reason": None}]}
+    end = {
+        "model": "m",
+        "choices": [{"delta": {}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 50},
+    }
+    return SSEReply([(None, chunk), (None, end), (None, "[DONE]")])
+
+
+async def test_a_paid_stream_is_reserved_and_settled_like_a_plain_call(
+    servers: Servers, ledger: SQLiteLedger
+) -> None:
+    servers.paid.add("/chat/completions", sse("streamed"))
+    stream = universal(servers, ledger).stream(
+        request("high", justification=JUSTIFIED), WorkflowContext()
+    )
+    assert await stream.text() == "streamed"
+    assert stream.response is not None
+    assert stream.response.model == "gpt-4.1"
+    assert stream.response.routing.reservation_usd is not None
+    [entry] = await ledger.entries("default", current_month())
+    assert entry.state == "settled"
+    assert to_usd(entry.actual_micros) == pytest.approx(stream.response.cost_usd, abs=1e-6)
+    assert servers.paid.last.json["stream"] is True
+
+
+async def test_a_stream_that_fails_before_its_first_token_falls_back(
+    servers: Servers, ledger: SQLiteLedger
+) -> None:
+    servers.paid.add("/chat/completions", Reply.json({"error": {"message": "down"}}, status=503))
+    servers.free.add("/chat/completions", sse("free stream"))
+    stream = universal(servers, ledger).stream(
+        request("high", justification=JUSTIFIED), WorkflowContext()
+    )
+    assert await stream.text() == "free stream"
+    assert stream.response is not None
+    assert stream.response.model == "kimi"
+    states = {e.model: e.state for e in await ledger.entries("default", current_month())}
+    assert states == {"gpt-4.1": "released", "kimi": "free"}
+
+
+async def test_the_free_profile_never_streams_from_a_paid_model(
+    servers: Servers, ledger: SQLiteLedger
+) -> None:
+    servers.free.add("/chat/completions", sse("free"))
+    stream = universal(servers, ledger, budget_profile="free").stream(
+        request("high", justification=JUSTIFIED), WorkflowContext()
+    )
+    assert await stream.text() == "free"
+    assert servers.paid.requests == []

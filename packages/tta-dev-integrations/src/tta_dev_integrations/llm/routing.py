@@ -35,6 +35,7 @@ from tta_dev_integrations.llm.complexity import Complexity
 
 __all__ = [
     "LEARNING_CALLS",
+    "NOT_JUSTIFIED",
     "QUALITY_BAR",
     "Candidate",
     "RoutingDecision",
@@ -163,7 +164,8 @@ def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
 
 _new_candidate = tuple.__new__
 _FREE_MEETS_BAR = "a free model meets the quality bar"
-_NOT_JUSTIFIED = "paid, and no valid justification"
+NOT_JUSTIFIED = "paid, and no valid justification"
+"""The reason given for a paid model held back by the careful profile."""
 
 
 def decide(inputs: RoutingInputs) -> RoutingDecision:
@@ -192,7 +194,7 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
             if free_meets_bar:
                 drop = _FREE_MEETS_BAR
             elif not justified:
-                drop = _NOT_JUSTIFIED
+                drop = NOT_JUSTIFIED
         # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
         considered.append(
             _new_candidate(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
@@ -45,12 +45,17 @@ from tta_dev_integrations.llm.justification import (
 from tta_dev_integrations.llm.pricing import cost_of
 from tta_dev_integrations.llm.primitive import LLMPrimitive, RequestLike, shared_provider
 from tta_dev_integrations.llm.providers.base import Provider
-from tta_dev_integrations.llm.routing import RoutingDecision, RoutingInputs, decide
+from tta_dev_integrations.llm.routing import (
+    NOT_JUSTIFIED,
+    RoutingDecision,
+    RoutingInputs,
+    decide,
+)
 from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
 from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.observability import active_tracer, counter, declare_metric, gauge
 
-__all__ = ["BudgetAlert", "UniversalLLMPrimitive"]
+__all__ = ["BudgetAlert", "UniversalLLMPrimitive", "UniversalStream"]
 
 logger = logging.getLogger(__name__)
 
@@ -224,71 +229,114 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     # -- one call ------------------------------------------------------------------
 
     async def _execute_impl(self, input_data: RequestLike, context: WorkflowContext) -> LLMResponse:
+        routing = await self._prepare(input_data, context)
+        while True:
+            call = self._next_call(routing, await self._summary(routing.scope, routing.month))
+            try:
+                reserved_usd = await self._begin(call)
+            except (BudgetExceededError, _QuotaExhausted, LedgerUnavailableError) as error:
+                self._note_failure(routing, call, error)
+                continue
+            started = perf_counter()
+            try:
+                response = await self._primitive(call.model.alias).execute(
+                    call.request, call.context
+                )
+            except LLMError as error:
+                await self._abort(call, perf_counter() - started, failed=True)
+                self._note_failure(routing, call, error)
+                continue
+            except BaseException:
+                await self._abort(call, perf_counter() - started, failed=False)
+                raise
+            return await self._end(call, response, reserved_usd)
+
+    def stream(self, input_data: RequestLike, context: WorkflowContext) -> UniversalStream:
+        """Stream the answer, routed, budgeted and settled exactly like ``execute``.
+
+        A model that fails before its first token falls back to the next candidate;
+        one that fails mid-answer raises (its reservation released), since the text
+        already handed out cannot be taken back.
+        """
+        return UniversalStream(self, input_data, context)
+
+    async def _prepare(self, input_data: RequestLike, context: WorkflowContext) -> _Routing:
         options = dict(input_data) if isinstance(input_data, Mapping) else {}
         request = LLMRequest.from_value(input_data)
         scope = str(options.get("scope") or self.scope)
         month = current_month()
         await self._ensure_limit(scope, month)
+        await self._flush_pending()
         tier, source, reasons = self._tier(options.get("complexity", "auto"), request)
         justification, problems = parse_justification(options.get("justification"))
-        problems = problems + (
-            justification_problems(justification, self.catalog) if justification else []
-        )
+        if justification is not None:
+            problems += justification_problems(justification, self.catalog)
         verified = await self._verify(justification, context) if not problems else None
-        needs = _needs(request)
         models = self._allowed_models(options.get("model"))
-        available = await self._available_providers(models)
-        failed: set[str] = set()
-        exhausted: set[str] = set()
-        errors: list[Exception] = []
-        stats = await self._stats(models)
-        await self._flush_pending()
-        while True:
-            remaining = await self._summary(scope, month)
-            decision = decide(
-                RoutingInputs(
-                    models=models,
-                    profile=self.profile,
-                    tier=tier,
-                    worst_case_usd=self._worst_cases(models, request),
-                    available_providers=available,
-                    needs=needs,
-                    remaining_usd=remaining,
-                    justification_valid=not problems,
-                    quota_exhausted=frozenset(exhausted),
-                    failed=frozenset(failed),
-                    stats=stats,
-                )
+        return _Routing(
+            request=request,
+            context=context,
+            scope=scope,
+            month=month,
+            tier=tier,
+            source=source,
+            reasons=reasons,
+            justification=justification,
+            problems=problems,
+            verified=verified,
+            needs=_needs(request),
+            models=models,
+            worst_case_usd=self._worst_cases(models, request),
+            available=await self._available_providers(models),
+            stats=await self._stats(models),
+        )
+
+    def _next_call(self, routing: _Routing, remaining_usd: float | None) -> _Call:
+        decision = decide(
+            RoutingInputs(
+                models=routing.models,
+                profile=self.profile,
+                tier=routing.tier,
+                worst_case_usd=routing.worst_case_usd,
+                available_providers=routing.available,
+                needs=routing.needs,
+                remaining_usd=remaining_usd,
+                justification_valid=not routing.problems,
+                quota_exhausted=frozenset(routing.exhausted),
+                failed=frozenset(routing.failed),
+                stats=routing.stats,
             )
-            decision = self._explain(decision, source, reasons, problems, verified)
-            if decision.chosen is None:
-                raise self._no_model_error(decision, problems, errors)
-            model = self.catalog[decision.chosen]
-            counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
-            call = _Call(model, request, context, decision, scope, month, justification, verified)
-            try:
-                response = await self._call(call)
-            except BudgetExceededError as error:
-                failed.add(model.alias)  # the budget moved since the decision: re-decide
-                errors.append(error)
-                continue
-            except _QuotaExhausted:
-                exhausted.add(model.alias)
-                counter(QUOTA_EXHAUSTED).labels(model.alias).inc()
-                continue
-            except LedgerUnavailableError as error:
-                # Fail closed for paid calls: only free models may go on.
-                failed.update(m.alias for m in models if not m.free)
-                errors.append(error)
-                continue
-            except LLMError as error:
-                failed.add(model.alias)
-                errors.append(error)
-                logger.warning(
-                    "model %s failed (%s); trying the next candidate", model.alias, error
-                )
-                continue
-            return response
+        )
+        decision = self._explain(decision, routing)
+        if decision.chosen is None:
+            raise self._no_model_error(decision, routing.problems, routing.errors)
+        model = self.catalog[decision.chosen]
+        counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
+        return _Call(
+            model,
+            routing.request,
+            routing.context,
+            decision,
+            routing.scope,
+            routing.month,
+            routing.justification,
+            routing.verified,
+        )
+
+    def _note_failure(self, routing: _Routing, call: _Call, error: Exception) -> None:
+        """Remember why ``call`` did not serve, so the next decision routes around it."""
+        alias = call.model.alias
+        if isinstance(error, _QuotaExhausted):
+            routing.exhausted.add(alias)
+            counter(QUOTA_EXHAUSTED).labels(alias).inc()
+            return
+        routing.errors.append(error)
+        if isinstance(error, LedgerUnavailableError):
+            # Fail closed for paid calls: only free models may go on.
+            routing.failed.update(m.alias for m in routing.models if not m.free)
+            return
+        routing.failed.add(alias)  # failed, or the budget moved since the decision
+        logger.warning("model %s did not serve (%s); trying the next candidate", alias, error)
 
     def _allowed_models(self, forced: object) -> list[ModelInfo]:
         models = [*self.free_models, *self.paid_models]
@@ -369,45 +417,42 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             if not m.free
         }
 
-    async def _call(self, call: _Call) -> LLMResponse:
+    async def _begin(self, call: _Call) -> float | None:
+        """Take the free model's quota, or reserve the paid call's worst case."""
         model = call.model
-        ledger = self.ledger
-        reserved_usd: float | None = None
         if model.free:
             if model.free_tier is not None and not await self._take_quota(model):
                 raise _QuotaExhausted(model.alias)
-        else:
-            worst = next(
-                c.worst_case_usd for c in call.decision.candidates if c.model == model.alias
-            )
-            reservation = await ledger.reserve(
-                request_id=call.request_id,
-                scope=call.scope,
-                month=call.month,
-                amount_micros=to_micros(worst),
-                model=model.alias,
-                provider=model.provider,
-                lease_s=self.lease_s,
-                coder=self.coder.coder,
-                profile=self.profile.value,
-                correlation_id=call.context.correlation_id,
-                justification=call.justification,
-                justification_verified=call.verified,
-            )
-            reserved_usd = to_usd(reservation.amount_micros)
-        started = perf_counter()
-        try:
-            response = await self._primitive(model.alias).execute(call.request, call.context)
-        except LLMError:
-            if model.free:
-                await self._record_free(call, ok=False, latency=perf_counter() - started)
-            else:
-                await ledger.release(call.request_id)
-            raise
-        except BaseException:
-            if not model.free:
-                await ledger.release(call.request_id)
-            raise
+            return None
+        candidates = call.decision.candidates
+        worst = next(c.worst_case_usd for c in candidates if c.model == model.alias)
+        reservation = await self.ledger.reserve(
+            request_id=call.request_id,
+            scope=call.scope,
+            month=call.month,
+            amount_micros=to_micros(worst),
+            model=model.alias,
+            provider=model.provider,
+            lease_s=self.lease_s,
+            coder=self.coder.coder,
+            profile=self.profile.value,
+            correlation_id=call.context.correlation_id,
+            justification=call.justification,
+            justification_verified=call.verified,
+        )
+        return to_usd(reservation.amount_micros)
+
+    async def _abort(self, call: _Call, latency: float, *, failed: bool) -> None:
+        """Give back a paid call's reservation; record a free call's failure."""
+        if not call.model.free:
+            await self.ledger.release(call.request_id)
+        elif failed:
+            await self._record_free(call, ok=False, latency=latency)
+
+    async def _end(
+        self, call: _Call, response: LLMResponse, reserved_usd: float | None
+    ) -> LLMResponse:
+        """Settle or record the call, and attach the routing decision to the response."""
         await self._record_success(call, response)
         left = await self._summary(call.scope, call.month)
         response.routing = call.decision.with_call(call.request_id, reserved_usd, left)
@@ -515,31 +560,25 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         if remaining is not None:
             gauge(REMAINING).labels(scope, profile).set(to_usd(remaining))
 
-    def _explain(
-        self,
-        decision: RoutingDecision,
-        source: str,
-        reasons: tuple[str, ...],
-        problems: list[str],
-        verified: bool | None,
-    ) -> RoutingDecision:
+    def _explain(self, decision: RoutingDecision, routing: _Routing) -> RoutingDecision:
         reason, code = decision.reason, decision.reason_code
-        held_back = any(c.reason == "paid, and no valid justification" for c in decision.candidates)
+        held_back = any(c.reason == NOT_JUSTIFIED for c in decision.candidates)
         if held_back and decision.chosen is not None:
             reason += (
                 "; a paid model would serve this tier, but the request has no valid "
-                f"justification ({'; '.join(problems)}), so the best free model serves it"
+                f"justification ({'; '.join(routing.problems)}), so the best free model "
+                "serves it"
             )
             code = "best_free_no_justification"
         return replace(
             decision,
-            complexity_source=source,
-            complexity_reasons=reasons,
+            complexity_source=routing.source,
+            complexity_reasons=routing.reasons,
             reason=reason,
             reason_code=code,
             coder=self.coder.coder,
-            justification_problems=tuple(problems),
-            justification_verified=verified,
+            justification_problems=tuple(routing.problems),
+            justification_verified=routing.verified,
         )
 
     def _no_model_error(
@@ -551,7 +590,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 f"({', '.join(decision.failed)}); see the sub-exceptions",
                 errors,
             )
-        held_back = any(c.reason == "paid, and no valid justification" for c in decision.candidates)
+        held_back = any(c.reason == NOT_JUSTIFIED for c in decision.candidates)
         if held_back:
             return JustificationRequiredError(problems)
         dropped = "; ".join(f"{c.model}: {c.reason}" for c in decision.candidates)
@@ -583,6 +622,79 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def record_feedback(self, request_id: str, ok: bool) -> None:
         """Tell the router whether an answer was good; it learns from it."""
         await self.ledger.record_feedback(request_id, ok)
+
+
+@dataclass(slots=True)
+class _Routing:
+    """What one request is routed on, and what its attempts have learnt so far."""
+
+    request: LLMRequest
+    context: WorkflowContext
+    scope: str
+    month: str
+    tier: Complexity
+    source: str
+    reasons: tuple[str, ...]
+    justification: Justification | None
+    problems: list[str]
+    verified: bool | None
+    needs: frozenset[str]
+    models: list[ModelInfo]
+    worst_case_usd: dict[str, float]
+    available: frozenset[str]
+    stats: Mapping[str, Any]
+    failed: set[str] = field(default_factory=set)
+    exhausted: set[str] = field(default_factory=set)
+    errors: list[Exception] = field(default_factory=list)
+
+
+class UniversalStream:
+    """A routed, budgeted stream: iterate for text; ``response`` is set at the end."""
+
+    def __init__(
+        self, llm: UniversalLLMPrimitive, input_data: RequestLike, context: WorkflowContext
+    ) -> None:
+        self.llm = llm
+        self.input_data = input_data
+        self.context = context
+        self.response: LLMResponse | None = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._run()
+
+    async def text(self) -> str:
+        """Consume the stream and return the whole text."""
+        return "".join([delta async for delta in self])
+
+    async def _run(self) -> AsyncIterator[str]:
+        llm = self.llm
+        routing = await llm._prepare(self.input_data, self.context)
+        while True:
+            call = llm._next_call(routing, await llm._summary(routing.scope, routing.month))
+            try:
+                reserved_usd = await llm._begin(call)
+            except (BudgetExceededError, _QuotaExhausted, LedgerUnavailableError) as error:
+                llm._note_failure(routing, call, error)
+                continue
+            inner = llm._primitive(call.model.alias).stream(call.request, call.context)
+            started = perf_counter()
+            answered = False
+            try:
+                async for delta in inner:
+                    answered = True
+                    yield delta
+            except LLMError as error:
+                await llm._abort(call, perf_counter() - started, failed=True)
+                if answered:
+                    raise
+                llm._note_failure(routing, call, error)
+                continue
+            except BaseException:
+                await llm._abort(call, perf_counter() - started, failed=False)
+                raise
+            assert inner.response is not None
+            self.response = await llm._end(call, inner.response, reserved_usd)
+            return
 
 
 @dataclass(slots=True)
