@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import importlib.util
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,6 +40,13 @@ def _close_models() -> None:
         for model in _models.values():
             model.close()
         _models.clear()
+    # llama_cpp._utils opens two /dev/null files at import and never closes them;
+    # left to interpreter teardown they are reported as unclosed files.
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and not handle.closed:
+            handle.close()
 
 
 atexit.register(_close_models)
