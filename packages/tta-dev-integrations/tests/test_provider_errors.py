@@ -112,3 +112,54 @@ async def test_streams_leave_their_connection_in_the_pool(server: ReplayServer) 
         assert await llm.stream("hi", WorkflowContext()).text() == "hi"
     # One kept-alive connection served all three streams: none was dropped at [DONE].
     assert len({r.client_port for r in server.requests}) == 1
+
+
+async def test_openai_requests_carry_images_tools_and_schema_as_documented(
+    server: ReplayServer,
+) -> None:
+    # Chat Completions reference: image_url content parts, function tools, json_schema.
+    server.add(
+        "/chat/completions",
+        Reply.json(
+            {
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {
+                        "message": {
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": "lookup", "arguments": '{"q": "cat"}'},
+                                }
+                            ],
+                        },
+                        "finish_reason": "tool_calls",
+                    }
+                ],
+                "usage": {"prompt_tokens": 20, "completion_tokens": 5},
+            }
+        ),
+    )
+    response = await primitive(server).execute(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "image", "data": "aGVsbG8=", "media_type": "image/png"},
+                    ],
+                }
+            ],
+            "tools": [{"name": "lookup", "parameters": {"type": "object"}}],
+        },
+        WorkflowContext(),
+    )
+    body = server.last.json
+    image = body["messages"][0]["content"][1]
+    assert image == {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}}
+    assert body["tools"][0]["function"]["name"] == "lookup"
+    assert response.tool_calls[0].arguments == {"q": "cat"}
+    assert response.finish_reason == "tool_calls"

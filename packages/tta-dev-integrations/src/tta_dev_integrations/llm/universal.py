@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
+from tta_dev_integrations.llm.attempts import Attempt, QuotaExhausted, Routing, capabilities_needed
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
     Justification,
@@ -33,6 +33,16 @@ from tta_dev_integrations.llm.budget.ledger import (
     to_usd,
 )
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile, parse_profile
+from tta_dev_integrations.llm.budget.telemetry import (
+    ALERTS,
+    DECISIONS,
+    PAID_CALLS,
+    QUOTA_EXHAUSTED,
+    REMAINING,
+    RESERVED,
+    SPENT,
+    BudgetAlert,
+)
 from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, load_catalog
 from tta_dev_integrations.llm.coders import CoderDetection, coder_defaults, detect_coder
 from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
@@ -52,82 +62,15 @@ from tta_dev_integrations.llm.routing import (
     decide,
 )
 from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
+from tta_dev_integrations.llm.universal_stream import UniversalStream
 from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext, WorkflowPrimitive
-from tta_dev_primitives.observability import active_tracer, counter, declare_metric, gauge
+from tta_dev_primitives.observability import active_tracer, counter, gauge
 
-__all__ = ["BudgetAlert", "UniversalLLMPrimitive", "UniversalStream"]
+__all__ = ["BudgetAlert", "UniversalLLMPrimitive", "UniversalStream"]  # re-exported
 
 logger = logging.getLogger(__name__)
 
 _TIERS: tuple[Complexity, ...] = ("low", "medium", "high")
-
-SPENT = declare_metric(
-    "tta_budget_spent_usd",
-    "gauge",
-    "Dollars spent this month, per scope and profile (as the ledger last reported).",
-    ("scope", "profile"),
-    unit="usd",
-)
-RESERVED = declare_metric(
-    "tta_budget_reserved_usd",
-    "gauge",
-    "Dollars reserved for paid calls under way, per scope and profile.",
-    ("scope", "profile"),
-    unit="usd",
-)
-REMAINING = declare_metric(
-    "tta_budget_remaining_usd",
-    "gauge",
-    "Dollars left under the monthly limit, per scope and profile (absent without a limit).",
-    ("scope", "profile"),
-    unit="usd",
-)
-PAID_CALLS = declare_metric(
-    "tta_llm_paid_calls_total",
-    "counter",
-    "Paid LLM calls, by whether their justification was verified against the ledger.",
-    ("profile", "justification"),
-)
-DECISIONS = declare_metric(
-    "tta_llm_routing_decisions_total",
-    "counter",
-    "Routing decisions, by chosen model and reason code.",
-    ("profile", "model", "reason"),
-)
-QUOTA_EXHAUSTED = declare_metric(
-    "tta_llm_free_quota_exhausted_total",
-    "counter",
-    "Times a free model was skipped because its free-tier quota was used up.",
-    ("model",),
-)
-ALERTS = declare_metric(
-    "tta_budget_alerts_total",
-    "counter",
-    "Budget thresholds crossed, by threshold (0.5, 0.8, 1.0 of the limit).",
-    ("scope", "threshold"),
-)
-
-
-class BudgetAlert:
-    """A budget threshold crossed: handed to ``on_budget_alert`` once per crossing."""
-
-    __slots__ = ("limit_usd", "month", "scope", "spent_usd", "threshold")
-
-    def __init__(
-        self, scope: str, month: str, threshold: float, spent_usd: float, limit_usd: float
-    ) -> None:
-        self.scope = scope
-        self.month = month
-        self.threshold = threshold
-        self.spent_usd = spent_usd
-        self.limit_usd = limit_usd
-
-    def __repr__(self) -> str:
-        return (
-            f"BudgetAlert(scope={self.scope!r}, month={self.month!r}, "
-            f"threshold={self.threshold}, spent_usd={self.spent_usd:.4f}, "
-            f"limit_usd={self.limit_usd:.2f})"
-        )
 
 
 class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
@@ -234,7 +177,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             call = self._next_call(routing, await self._summary(routing.scope, routing.month))
             try:
                 reserved_usd = await self._begin(call)
-            except (BudgetExceededError, _QuotaExhausted, LedgerUnavailableError) as error:
+            except (BudgetExceededError, QuotaExhausted, LedgerUnavailableError) as error:
                 self._note_failure(routing, call, error)
                 continue
             started = perf_counter()
@@ -260,7 +203,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         """
         return UniversalStream(self, input_data, context)
 
-    async def _prepare(self, input_data: RequestLike, context: WorkflowContext) -> _Routing:
+    async def _prepare(self, input_data: RequestLike, context: WorkflowContext) -> Routing:
         options = dict(input_data) if isinstance(input_data, Mapping) else {}
         request = LLMRequest.from_value(input_data)
         scope = str(options.get("scope") or self.scope)
@@ -273,7 +216,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             problems += justification_problems(justification, self.catalog)
         verified = await self._verify(justification, context) if not problems else None
         models = self._allowed_models(options.get("model"))
-        return _Routing(
+        return Routing(
             request=request,
             context=context,
             scope=scope,
@@ -284,14 +227,14 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             justification=justification,
             problems=problems,
             verified=verified,
-            needs=_needs(request),
+            needs=capabilities_needed(request),
             models=models,
             worst_case_usd=self._worst_cases(models, request),
             available=await self._available_providers(models),
             stats=await self._stats(models),
         )
 
-    def _next_call(self, routing: _Routing, remaining_usd: float | None) -> _Call:
+    def _next_call(self, routing: Routing, remaining_usd: float | None) -> Attempt:
         decision = decide(
             RoutingInputs(
                 models=routing.models,
@@ -312,7 +255,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             raise self._no_model_error(decision, routing.problems, routing.errors)
         model = self.catalog[decision.chosen]
         counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
-        return _Call(
+        return Attempt(
             model,
             routing.request,
             routing.context,
@@ -323,10 +266,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             routing.verified,
         )
 
-    def _note_failure(self, routing: _Routing, call: _Call, error: Exception) -> None:
+    def _note_failure(self, routing: Routing, call: Attempt, error: Exception) -> None:
         """Remember why ``call`` did not serve, so the next decision routes around it."""
         alias = call.model.alias
-        if isinstance(error, _QuotaExhausted):
+        if isinstance(error, QuotaExhausted):
             routing.exhausted.add(alias)
             counter(QUOTA_EXHAUSTED).labels(alias).inc()
             return
@@ -417,12 +360,12 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             if not m.free
         }
 
-    async def _begin(self, call: _Call) -> float | None:
+    async def _begin(self, call: Attempt) -> float | None:
         """Take the free model's quota, or reserve the paid call's worst case."""
         model = call.model
         if model.free:
             if model.free_tier is not None and not await self._take_quota(model):
-                raise _QuotaExhausted(model.alias)
+                raise QuotaExhausted(model.alias)
             return None
         candidates = call.decision.candidates
         worst = next(c.worst_case_usd for c in candidates if c.model == model.alias)
@@ -442,7 +385,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         )
         return to_usd(reservation.amount_micros)
 
-    async def _abort(self, call: _Call, latency: float, *, failed: bool) -> None:
+    async def _abort(self, call: Attempt, latency: float, *, failed: bool) -> None:
         """Give back a paid call's reservation; record a free call's failure."""
         if not call.model.free:
             await self.ledger.release(call.request_id)
@@ -450,7 +393,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             await self._record_free(call, ok=False, latency=latency)
 
     async def _end(
-        self, call: _Call, response: LLMResponse, reserved_usd: float | None
+        self, call: Attempt, response: LLMResponse, reserved_usd: float | None
     ) -> LLMResponse:
         """Settle or record the call, and attach the routing decision to the response."""
         await self._record_success(call, response)
@@ -470,7 +413,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         except LedgerUnavailableError:
             return True  # free calls go on; quotas are best effort without the ledger
 
-    async def _record_success(self, call: _Call, response: LLMResponse) -> None:
+    async def _record_success(self, call: Attempt, response: LLMResponse) -> None:
         if call.model.free:
             await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
             return
@@ -509,7 +452,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             return
 
     async def _record_free(
-        self, call: _Call, *, ok: bool, latency: float, usage: Usage | None = None
+        self, call: Attempt, *, ok: bool, latency: float, usage: Usage | None = None
     ) -> None:
         entry: dict[str, Any] = {
             "request_id": call.request_id,
@@ -560,7 +503,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         if remaining is not None:
             gauge(REMAINING).labels(scope, profile).set(to_usd(remaining))
 
-    def _explain(self, decision: RoutingDecision, routing: _Routing) -> RoutingDecision:
+    def _explain(self, decision: RoutingDecision, routing: Routing) -> RoutingDecision:
         reason, code = decision.reason, decision.reason_code
         held_back = any(c.reason == NOT_JUSTIFIED for c in decision.candidates)
         if held_back and decision.chosen is not None:
@@ -622,106 +565,3 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def record_feedback(self, request_id: str, ok: bool) -> None:
         """Tell the router whether an answer was good; it learns from it."""
         await self.ledger.record_feedback(request_id, ok)
-
-
-@dataclass(slots=True)
-class _Routing:
-    """What one request is routed on, and what its attempts have learnt so far."""
-
-    request: LLMRequest
-    context: WorkflowContext
-    scope: str
-    month: str
-    tier: Complexity
-    source: str
-    reasons: tuple[str, ...]
-    justification: Justification | None
-    problems: list[str]
-    verified: bool | None
-    needs: frozenset[str]
-    models: list[ModelInfo]
-    worst_case_usd: dict[str, float]
-    available: frozenset[str]
-    stats: Mapping[str, Any]
-    failed: set[str] = field(default_factory=set)
-    exhausted: set[str] = field(default_factory=set)
-    errors: list[Exception] = field(default_factory=list)
-
-
-class UniversalStream:
-    """A routed, budgeted stream: iterate for text; ``response`` is set at the end."""
-
-    def __init__(
-        self, llm: UniversalLLMPrimitive, input_data: RequestLike, context: WorkflowContext
-    ) -> None:
-        self.llm = llm
-        self.input_data = input_data
-        self.context = context
-        self.response: LLMResponse | None = None
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._run()
-
-    async def text(self) -> str:
-        """Consume the stream and return the whole text."""
-        return "".join([delta async for delta in self])
-
-    async def _run(self) -> AsyncIterator[str]:
-        llm = self.llm
-        routing = await llm._prepare(self.input_data, self.context)
-        while True:
-            call = llm._next_call(routing, await llm._summary(routing.scope, routing.month))
-            try:
-                reserved_usd = await llm._begin(call)
-            except (BudgetExceededError, _QuotaExhausted, LedgerUnavailableError) as error:
-                llm._note_failure(routing, call, error)
-                continue
-            inner = llm._primitive(call.model.alias).stream(call.request, call.context)
-            started = perf_counter()
-            answered = False
-            try:
-                async for delta in inner:
-                    answered = True
-                    yield delta
-            except LLMError as error:
-                await llm._abort(call, perf_counter() - started, failed=True)
-                if answered:
-                    raise
-                llm._note_failure(routing, call, error)
-                continue
-            except BaseException:
-                await llm._abort(call, perf_counter() - started, failed=False)
-                raise
-            assert inner.response is not None
-            self.response = await llm._end(call, inner.response, reserved_usd)
-            return
-
-
-@dataclass(slots=True)
-class _Call:
-    """One attempt at one model: what the ledger and the metrics need to know of it."""
-
-    model: ModelInfo
-    request: LLMRequest
-    context: WorkflowContext
-    decision: RoutingDecision
-    scope: str
-    month: str
-    justification: Justification | None
-    verified: bool | None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-class _QuotaExhausted(Exception):
-    """A free model's quota window is full: skip it, do not fail."""
-
-
-def _needs(request: LLMRequest) -> frozenset[str]:
-    needs = set()
-    if request.tools:
-        needs.add("tools")
-    if request.has_images:
-        needs.add("vision")
-    if request.response_format is not None:
-        needs.add("json")
-    return frozenset(needs)
