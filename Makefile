@@ -27,6 +27,9 @@ unit: $(VENV)/.synced
 
 bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md)
 	$(PY) benchmarks/bench_primitives.py
+	$(PY) benchmarks/bench_routing.py
+	$(PY) benchmarks/bench_llm.py
+	$(PY) benchmarks/bench_ledger.py
 
 env: $(VENV)/.synced
 
