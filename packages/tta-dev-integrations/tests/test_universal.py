@@ -382,3 +382,32 @@ async def test_the_free_profile_never_streams_from_a_paid_model(
     )
     assert await stream.text() == "free"
     assert servers.paid.requests == []
+
+
+async def test_an_exhausted_free_model_is_skipped_not_failed(
+    servers: Servers, ledger: SQLiteLedger, tmp_path: Path
+) -> None:
+    import json
+
+    from tta_dev_integrations.llm import load_catalog
+
+    def free(model_id: str, quality: float, per_minute: int) -> dict[str, Any]:
+        return {
+            "provider": "openrouter", "model_id": model_id, "free": True,
+            "free_tier": {"requests_per_minute": per_minute, "requests_per_day": 100},
+            "quality": {"low": quality, "medium": quality, "high": quality},
+        }  # fmt: skip
+
+    path = tmp_path / "catalog.json"
+    models = {"tiny-quota": free("a/one:free", 0.9, 1), "roomy": free("b/two:free", 0.8, 50)}
+    path.write_text(json.dumps({"models": models}), encoding="utf-8")
+    servers.answer(free=2)
+    llm = universal(
+        servers, ledger, catalog=load_catalog(path), free_models=["tiny-quota", "roomy"],
+        paid_models=[],
+    )  # fmt: skip
+    first = await llm.execute(request("low"), WorkflowContext())
+    second = await llm.execute(request("low"), WorkflowContext())
+    assert (first.model, second.model) == ("tiny-quota", "roomy")
+    sent = [r.json["model"] for r in servers.free.requests]
+    assert sent == ["a/one:free", "b/two:free"]  # the exhausted model was never called
