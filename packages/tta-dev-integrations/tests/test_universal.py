@@ -411,3 +411,32 @@ async def test_an_exhausted_free_model_is_skipped_not_failed(
     assert (first.model, second.model) == ("tiny-quota", "roomy")
     sent = [r.json["model"] for r in servers.free.requests]
     assert sent == ["a/one:free", "b/two:free"]  # the exhausted model was never called
+
+
+async def test_a_ledger_blip_after_settlement_does_not_fail_the_served_call(
+    servers: Servers, tmp_path: Path
+) -> None:
+    from tta_dev_integrations.llm.budget.ledger import LedgerUnavailableError, SpendSummary
+
+    class BlinksAfterSettling(SQLiteLedger):
+        settled = False
+
+        async def settle(self, request_id: str, actual_micros: int, **kw: Any) -> None:
+            await super().settle(request_id, actual_micros, **kw)
+            self.settled = True
+
+        async def summary(self, scope: str, month: str) -> SpendSummary:
+            if self.settled:
+                raise LedgerUnavailableError("the ledger went away")
+            return await super().summary(scope, month)
+
+    ledger = BlinksAfterSettling(tmp_path / "ledger.db")
+    servers.answer(paid=1)
+    response = await universal(servers, ledger).execute(
+        request("high", justification=JUSTIFIED), WorkflowContext()
+    )
+    assert response.model == "gpt-4.1"
+    assert response.routing.budget_left_usd == 0.0  # unknown: reported as nothing left
+    [entry] = await ledger.entries("default", current_month())
+    assert entry.state == "settled"
+    await ledger.close()

@@ -28,6 +28,7 @@ from tta_dev_integrations.llm.budget.ledger import (
     Justification,
     Ledger,
     LedgerUnavailableError,
+    SpendSummary,
     current_month,
     to_micros,
     to_usd,
@@ -174,7 +175,8 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def _execute_impl(self, input_data: RequestLike, context: WorkflowContext) -> LLMResponse:
         routing = await self._prepare(input_data, context)
         while True:
-            call = self._next_call(routing, await self._summary(routing.scope, routing.month))
+            summary = await self._read_summary(routing.scope, routing.month)
+            call = self._next_call(routing, self._left(summary))
             try:
                 reserved_usd = await self._begin(call)
             except (BudgetExceededError, QuotaExhausted, LedgerUnavailableError) as error:
@@ -340,14 +342,19 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             return  # retried on the next call; paid calls fail closed meanwhile
         self._limits_set.add((scope, month))
 
-    async def _summary(self, scope: str, month: str) -> float | None:
-        """Dollars left, ``None`` without a limit; 0 when the ledger cannot be read."""
+    async def _read_summary(self, scope: str, month: str) -> SpendSummary | None:
+        """The scope's month as the ledger has it (gauges updated); ``None`` if unreachable."""
         try:
             summary = await self.ledger.summary(scope, month)
         except LedgerUnavailableError:
+            return None
+        self._publish(summary)
+        return summary
+
+    def _left(self, summary: SpendSummary | None) -> float | None:
+        """Dollars left: ``None`` without a limit, 0 when the ledger could not be read."""
+        if summary is None:
             return 0.0 if self.monthly_limit is not None else None
-        self._publish(summary.scope, summary.spent_micros, summary.reserved_micros,
-                      summary.remaining_micros)  # fmt: skip
         remaining = summary.remaining_micros
         return None if remaining is None else to_usd(remaining)
 
@@ -396,9 +403,13 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         self, call: Attempt, response: LLMResponse, reserved_usd: float | None
     ) -> LLMResponse:
         """Settle or record the call, and attach the routing decision to the response."""
-        await self._record_success(call, response)
-        left = await self._summary(call.scope, call.month)
-        response.routing = call.decision.with_call(call.request_id, reserved_usd, left)
+        settled = await self._record_success(call, response)
+        summary = await self._read_summary(call.scope, call.month)
+        if settled and summary is not None:
+            self._check_alerts(summary)
+        response.routing = call.decision.with_call(
+            call.request_id, reserved_usd, self._left(summary)
+        )
         self._annotate(response.routing)
         return response
 
@@ -413,10 +424,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         except LedgerUnavailableError:
             return True  # free calls go on; quotas are best effort without the ledger
 
-    async def _record_success(self, call: Attempt, response: LLMResponse) -> None:
+    async def _record_success(self, call: Attempt, response: LLMResponse) -> bool:
+        """Record a served call; ``True`` when a paid call was settled (alerts may fire)."""
         if call.model.free:
             await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
-            return
+            return False
         settlement: dict[str, Any] = {
             "request_id": call.request_id,
             "actual_micros": to_micros(response.cost_usd),
@@ -434,10 +446,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             logger.warning(
                 "the ledger is unreachable: settlement of %s is pending", call.request_id
             )
-            return
+            return False
         label = "verified" if call.verified else "unverified"
         counter(PAID_CALLS).labels(self.profile.value, label).inc()
-        await self._check_alerts(call.scope, call.month)
+        return True
 
     async def _flush_pending(self) -> None:
         """Settle and record what an earlier ledger outage left pending."""
@@ -478,10 +490,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 len(self.unrecorded),
             )
 
-    async def _check_alerts(self, scope: str, month: str) -> None:
+    def _check_alerts(self, summary: SpendSummary) -> None:
         if self.monthly_limit is None or self.monthly_limit == 0:
             return
-        summary = await self.ledger.summary(scope, month)
+        scope, month = summary.scope, summary.month
         spent = to_usd(summary.spent_micros)
         for threshold in self.alert_thresholds:
             key = (scope, month, threshold)
@@ -496,12 +508,12 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 if self.on_budget_alert is not None:
                     self.on_budget_alert(alert)
 
-    def _publish(self, scope: str, spent: int, reserved: int, remaining: int | None) -> None:
-        profile = self.profile.value
-        gauge(SPENT).labels(scope, profile).set(to_usd(spent))
-        gauge(RESERVED).labels(scope, profile).set(to_usd(reserved))
-        if remaining is not None:
-            gauge(REMAINING).labels(scope, profile).set(to_usd(remaining))
+    def _publish(self, summary: SpendSummary) -> None:
+        scope, profile = summary.scope, self.profile.value
+        gauge(SPENT).labels(scope, profile).set(to_usd(summary.spent_micros))
+        gauge(RESERVED).labels(scope, profile).set(to_usd(summary.reserved_micros))
+        if summary.remaining_micros is not None:
+            gauge(REMAINING).labels(scope, profile).set(to_usd(summary.remaining_micros))
 
     def _explain(self, decision: RoutingDecision, routing: Routing) -> RoutingDecision:
         reason, code = decision.reason, decision.reason_code

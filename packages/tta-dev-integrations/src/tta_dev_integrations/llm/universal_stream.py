@@ -41,7 +41,8 @@ class UniversalStream:
         llm = self.llm
         routing = await llm._prepare(self.input_data, self.context)
         while True:
-            call = llm._next_call(routing, await llm._summary(routing.scope, routing.month))
+            summary = await llm._read_summary(routing.scope, routing.month)
+            call = llm._next_call(routing, llm._left(summary))
             try:
                 reserved_usd = await llm._begin(call)
             except (BudgetExceededError, QuotaExhausted, LedgerUnavailableError) as error:
