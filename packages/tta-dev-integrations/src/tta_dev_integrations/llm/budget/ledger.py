@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from tta_dev_integrations.llm.errors import LLMError
@@ -29,9 +29,11 @@ __all__ = [
     "LedgerEntry",
     "LedgerUnavailableError",
     "ModelStats",
+    "QuotaWindows",
     "Reservation",
     "SpendSummary",
     "current_month",
+    "quota_windows",
     "to_micros",
     "to_usd",
 ]
@@ -164,6 +166,38 @@ class ModelStats:
     def success_rate(self) -> float | None:
         """Share of calls that succeeded, ``None`` before any call."""
         return self.successes / self.calls if self.calls else None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaWindows:
+    """The free-tier windows one request counts against, as every backend applies them.
+
+    ``counted`` lists ``(kind, start, limit)`` for the windows that have a limit;
+    ``refused`` is true when a limit of 0 refuses every request. Counters of windows that
+    started before ``keep_minute_from`` / ``keep_day_from`` are no longer read.
+    """
+
+    counted: tuple[tuple[Literal["minute", "day"], datetime, int], ...]
+    refused: bool
+    keep_minute_from: datetime
+    keep_day_from: datetime
+
+
+def quota_windows(now: datetime, per_minute: int | None, per_day: int | None) -> QuotaWindows:
+    """The UTC minute and day windows of ``now`` for the given limits (``None``: no limit)."""
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    day = minute.replace(hour=0, minute=0)
+    windows: tuple[tuple[Literal["minute", "day"], datetime, int | None], ...] = (
+        ("minute", minute, per_minute),
+        ("day", day, per_day),
+    )
+    counted = tuple((kind, start, limit) for kind, start, limit in windows if limit is not None)
+    return QuotaWindows(
+        counted=counted,
+        refused=any(limit <= 0 for _, _, limit in counted),
+        keep_minute_from=minute - timedelta(minutes=1),
+        keep_day_from=day - timedelta(days=1),
+    )
 
 
 @runtime_checkable

@@ -41,6 +41,7 @@ from tta_dev_integrations.llm.budget.ledger import (
     ModelStats,
     Reservation,
     SpendSummary,
+    quota_windows,
 )
 from tta_dev_integrations.llm.budget.migrations import apply_postgres
 
@@ -639,30 +640,22 @@ class PostgresLedger:
         Returns ``False`` (and counts nothing) when a window is full. A window without a
         limit is not counted.
         """
-        at = _utc(now)
-        minute = at.replace(second=0, microsecond=0)
-        day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        windows = [
-            (kind, start, limit)
-            for kind, start, limit in (("minute", minute, per_minute), ("day", day, per_day))
-            if limit is not None
-        ]
-        if any(limit <= 0 for _, _, limit in windows):
+        windows = quota_windows(_utc(now), per_minute, per_day)
+        if windows.refused:
             return False
-        if not windows:
+        if not windows.counted:
             return True
 
         async def operation(conn: Connection) -> None:
-            for kind, start, limit in windows:
+            for kind, start, limit in windows.counted:
                 cursor = await conn.execute(_TAKE_QUOTA, (model, kind, start, limit))
                 if cursor.rowcount != 1:
                     raise _Refused  # full: roll back what the other window counted
-            # Windows older than the previous one are no longer read.
             await conn.execute(
                 "DELETE FROM tta_quota_counters WHERE model = %s AND ("
                 " (window_kind = 'minute' AND window_start < %s)"
                 " OR (window_kind = 'day' AND window_start < %s))",
-                (model, minute - timedelta(minutes=1), day - timedelta(days=1)),
+                (model, windows.keep_minute_from, windows.keep_day_from),
             )
 
         try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -41,6 +40,7 @@ from tta_dev_integrations.llm.budget.ledger import (
     ModelStats,
     Reservation,
     SpendSummary,
+    quota_windows,
 )
 from tta_dev_integrations.llm.budget.migrations import apply_sqlite
 
@@ -48,8 +48,6 @@ __all__ = ["SQLiteLedger", "default_ledger_path"]
 
 T = TypeVar("T")
 
-_MINUTE = 60
-_DAY = 86_400
 
 _ENTRY_COLUMNS = (
     "request_id, scope, month, model, provider, state, reserved_micros, actual_micros, "
@@ -570,30 +568,25 @@ class SQLiteLedger:
         Returns ``False`` (and counts nothing) when a window is full. A window without a
         limit is not counted.
         """
-        at = _epoch(now)
-        windows = [
-            (kind, math.floor(at / size) * size, limit)
-            for kind, size, limit in (("minute", _MINUTE, per_minute), ("day", _DAY, per_day))
-            if limit is not None
-        ]
-        if any(limit <= 0 for _, _, limit in windows):
+        windows = quota_windows(_utc(_epoch(now)), per_minute, per_day)
+        if windows.refused:
             return False
-        if not windows:
+        if not windows.counted:
             return True
 
         def operation(conn: sqlite3.Connection) -> bool:
             try:
                 with _immediate(conn):
-                    for kind, start, limit in windows:
-                        if conn.execute(_TAKE_QUOTA, (model, kind, start, limit)).rowcount != 1:
+                    for kind, start, limit in windows.counted:
+                        row = (model, kind, start.timestamp(), limit)
+                        if conn.execute(_TAKE_QUOTA, row).rowcount != 1:
                             raise _Refused  # full: roll back what the other window counted
-                    # Windows older than the previous one are no longer read.
                     conn.execute(
                         "DELETE FROM tta_quota_counters WHERE model = ? AND ("
                         " (window_kind = 'minute' AND window_start < ?)"
                         " OR (window_kind = 'day' AND window_start < ?))",
-                        (model, math.floor(at / _MINUTE) * _MINUTE - _MINUTE,
-                         math.floor(at / _DAY) * _DAY - _DAY),
+                        (model, windows.keep_minute_from.timestamp(),
+                         windows.keep_day_from.timestamp()),
                     )  # fmt: skip
             except _Refused:
                 return False
