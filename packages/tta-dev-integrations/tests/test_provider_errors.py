@@ -163,3 +163,15 @@ async def test_openai_requests_carry_images_tools_and_schema_as_documented(
     assert body["tools"][0]["function"]["name"] == "lookup"
     assert response.tool_calls[0].arguments == {"q": "cat"}
     assert response.finish_reason == "tool_calls"
+
+
+async def test_a_keyless_server_is_probed_once_per_ttl(server: ReplayServer) -> None:
+    server.add("/models", Reply.json({"data": []}), Reply.json({"data": []}), method="GET")
+    provider = create_provider("ollama", base_url=server.url)
+    _providers.append(provider)
+    assert await provider.is_available()
+    assert await provider.is_available()
+    assert len(server.requests) == 1  # the second answer came from the probe's cache
+    provider.probe_ttl_s = 0.0  # type: ignore[attr-defined]
+    assert await provider.is_available()
+    assert len(server.requests) == 2

@@ -166,6 +166,9 @@ class HTTPProvider(Provider):
     event loop, and re-created if a later call runs on another loop.
     """
 
+    #: Seconds a key-less server's availability probe is trusted.
+    probe_ttl_s: float = 30.0
+
     def __init__(
         self,
         spec: ProviderSpec,
@@ -185,6 +188,7 @@ class HTTPProvider(Provider):
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._probed: tuple[float, bool] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
@@ -197,19 +201,25 @@ class HTTPProvider(Provider):
         """Configured, and, for a server that needs no key (Ollama), answering ``/models``.
 
         Keyed cloud providers are not probed: a key is taken as availability, and
-        failures surface as errors on the call, where fallbacks handle them.
+        failures surface as errors on the call, where fallbacks handle them. A probe's
+        answer is kept for ``probe_ttl_s``, so routing many calls costs one probe.
         """
         if not self.is_configured():
             return False
         if self.spec.key_required:
             return True
+        now = time.monotonic()
+        if self._probed is not None and now - self._probed[0] < self.probe_ttl_s:
+            return self._probed[1]
         import httpx
 
         try:
             response = await self._http().get("/models", timeout=probe_timeout_s)
+            answering = response.status_code < 500
         except httpx.HTTPError:
-            return False
-        return response.status_code < 500
+            answering = False
+        self._probed = (now, answering)
+        return answering
 
     def _key(self) -> str | None:
         if self._api_key is not None:
