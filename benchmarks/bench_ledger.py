@@ -28,7 +28,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import sqlite3
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from machine import describe_machine
 from tta_dev_integrations.llm.budget.ledger import Ledger
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
 
@@ -278,23 +278,7 @@ async def bench_postgres(url: str, settings: Settings) -> list[Result]:
 
 
 def machine(postgres_version: str | None) -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "postgres": postgres_version,
-        "platform": platform.platform(),
-    }
+    return describe_machine(sqlite=sqlite3.sqlite_version, postgres=postgres_version)
 
 
 def server_version(url: str) -> str:

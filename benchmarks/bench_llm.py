@@ -44,7 +44,6 @@ import json
 import multiprocessing
 import operator
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -64,6 +63,7 @@ from typing import Any, Literal
 
 import httpx
 
+from machine import describe_machine
 from tta_dev_integrations.llm import LLMPrimitive, create_provider, load_catalog
 from tta_dev_integrations.llm.providers.base import HTTPProvider
 from tta_dev_integrations.llm.types import LLMRequest
@@ -837,26 +837,8 @@ def _version(name: str) -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "packages": {
-            name: _version(name)
-            for name in ("httpx", "httpcore", "anyio", "h11", "sniffio", "llama_cpp_python")
-        },
-    }
+    packages = ("httpx", "httpcore", "anyio", "h11", "sniffio", "llama_cpp_python")
+    return describe_machine(packages={name: _version(name) for name in packages})
 
 
 def _fmt(value: float) -> str:

@@ -25,8 +25,6 @@ import asyncio
 import gc
 import json
 import operator
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from machine import describe_machine
 from tta_dev_primitives import (
     LambdaPrimitive,
     ParallelPrimitive,
@@ -366,22 +365,7 @@ def bench_import(settings: Settings) -> Result:
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-    }
+    return describe_machine()
 
 
 def _fmt(value: float) -> str:
