@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tta_dev_integrations.llm import LLMError, LLMPrimitive, LLMResponse
+from tta_dev_integrations.llm import LLMError, LLMPrimitive, LLMResponse, Usage
 from tta_dev_primitives import (
     CachePrimitive,
     FallbackPrimitive,
@@ -106,8 +106,6 @@ async def quick_plan(task: Task) -> Task:
 
 async def rule_based_step(request: dict[str, Any]) -> LLMResponse:
     """What the plan starts with when no model can draft it."""
-    from tta_dev_integrations.llm import Usage
-
     return LLMResponse("outline the change", model="rules", provider="none", usage=Usage())
 
 

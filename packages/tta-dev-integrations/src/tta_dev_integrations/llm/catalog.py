@@ -56,10 +56,6 @@ class ModelInfo:
     free_tier: FreeTier | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def supports(self, capability: str) -> bool:
-        """Whether the model has ``capability`` (``tools``, ``vision``, ``json``)."""
-        return capability in self.capabilities
-
 
 class Catalog(Mapping[str, ModelInfo]):
     """Models by alias; ``catalog["kimi"]`` raises :class:`UnknownModelError` listing all."""
@@ -82,10 +78,6 @@ class Catalog(Mapping[str, ModelInfo]):
 
     def __len__(self) -> int:
         return len(self._models)
-
-    def by_provider(self, provider: str) -> list[ModelInfo]:
-        """The entries served by ``provider``."""
-        return [m for m in self._models.values() if m.provider == provider]
 
 
 def _model(alias: str, raw: Mapping[str, Any]) -> ModelInfo:
