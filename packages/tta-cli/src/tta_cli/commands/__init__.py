@@ -1,0 +1,1 @@
+"""Subcommands of tta, one module each."""

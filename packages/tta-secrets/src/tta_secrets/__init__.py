@@ -1,0 +1,1 @@
+"""TTA.dev secrets."""
