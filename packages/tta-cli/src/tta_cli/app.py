@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tta: interrupted\n")
         return 130
-    except Exception as error:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as error:
         if _State.debug:
             raise
         sys.stderr.write(f"tta: error: {type(error).__name__}: {error} (run with --debug)\n")

@@ -1,0 +1,101 @@
+"""``tta ask``: one prompt through ``UniversalLLMPrimitive``, routed, budgeted, traced."""
+
+from __future__ import annotations
+
+import typer
+
+from tta_cli.errors import CLIError
+
+__all__ = ["register"]
+
+COMPLEXITIES = ("auto", "low", "medium", "high")
+
+
+def ask(
+    prompt: str = typer.Argument(..., help="What to ask."),
+    complexity: str = typer.Option(
+        "auto", "--complexity", "-c", help="auto (estimated), low, medium or high."
+    ),
+    profile: str = typer.Option("careful", "--profile", "-p", help="free, careful or unlimited."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Force one catalog model."),
+    justify: str | None = typer.Option(
+        None, "--justify", help="Why a paid model is worth it (needed for paid calls)."
+    ),
+    tried: list[str] = typer.Option(
+        [], "--tried", help="A free model already tried (repeat); part of the justification."
+    ),
+    quality_delta: str = typer.Option(
+        "", "--quality-delta", help="Expected gain of the paid model, like '+30%'."
+    ),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
+    stream: bool = typer.Option(False, "--stream", help="Print the answer as it arrives."),
+    scope: str = typer.Option("default", "--scope", help="Ledger scope charged."),
+) -> None:
+    """Ask one question; the answer goes to stdout, the routing summary to stderr."""
+    if complexity not in COMPLEXITIES:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(COMPLEXITIES)}", param_hint="--complexity"
+        )
+    import asyncio
+
+    request: dict[str, object] = {
+        "prompt": prompt,
+        "complexity": complexity,
+        "max_tokens": max_tokens,
+        "scope": scope,
+    }
+    if model:
+        request["model"] = model
+    if justify:
+        request["justification"] = {
+            "reason": justify,
+            "free_alternatives_tried": tried,
+            "expected_quality_delta": quality_delta,
+        }
+    asyncio.run(_ask(request, profile, stream=stream))
+
+
+async def _ask(request: dict[str, object], profile: str, *, stream: bool) -> None:
+    import sys
+
+    from tta_cli.render.common import duration, money
+    from tta_cli.tracing import start_tracing
+    from tta_dev_integrations.llm import LLMError, UniversalLLMPrimitive
+    from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext
+
+    start_tracing("tta-ask")
+    try:
+        universal = UniversalLLMPrimitive(budget_profile=profile, name="ask")
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    context = WorkflowContext(workflow_id="tta-ask")
+    try:
+        if stream:
+            answer = universal.stream(request, context)
+            async for piece in answer:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            response = answer.response
+        else:
+            response = await universal.execute(request, context)
+            sys.stdout.write(response.content.rstrip() + "\n")
+    except (LLMError, AllAlternativesFailedError) as error:
+        raise CLIError(str(error), hint="see `tta models` for configured providers") from None
+    finally:
+        await universal.ledger.close()
+    if response is None:
+        return
+    routing = response.routing
+    why = f": {routing.reason}" if routing is not None else ""
+    sys.stderr.write(
+        f"[{response.model} via {response.provider}{why}; "
+        f"{response.usage.total_tokens} tokens, "
+        f"{money(response.cost_usd, estimated=response.cost_estimated)}, "
+        f"{duration(response.latency_s)}]\n"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tta ask``."""
+    app.command(name="ask")(ask)

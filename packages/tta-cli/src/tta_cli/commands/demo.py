@@ -1,0 +1,68 @@
+"""``tta demo``: the main job, a backlog of coding tasks triaged by an agent workflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tta_cli.errors import CLIError
+
+__all__ = ["register"]
+
+PROFILES = ("free", "careful", "unlimited")
+
+
+def demo(
+    profile: str = typer.Option(
+        "careful", "--profile", "-p", help="Budget profile: free, careful or unlimited."
+    ),
+    monthly_limit: float = typer.Option(
+        5.0, "--monthly-limit", min=0, help="Monthly spend limit of the demo scope, in USD."
+    ),
+    tasks: Path | None = typer.Option(
+        None, "--tasks", help="A JSON list of tasks ({id, title, body}); default: the shipped one."
+    ),
+    scope: str = typer.Option("demo", "--scope", help="Ledger scope charged for the run."),
+) -> None:
+    """Triage a backlog of coding tasks: complexity, routing, parallel plans, budget.
+
+    Runs offline on the local SmolLM2 model (no key, no network); with provider keys
+    configured, the same command routes to those providers under the profile.
+    """
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"choose one of {', '.join(PROFILES)}", param_hint="--profile")
+    import asyncio
+
+    from tta_cli.demo import BacklogError, DemoSettings, TaskResult, load_backlog, run_demo
+    from tta_cli.render.common import console
+    from tta_cli.render.demo import print_outcome, progress_line
+    from tta_cli.tracing import start_tracing
+
+    try:
+        backlog = load_backlog(tasks)
+    except BacklogError as error:
+        raise CLIError(str(error), hint="see the shipped backlog for the format") from None
+    out = console()
+    settings = DemoSettings(profile=profile, monthly_limit=monthly_limit, scope=scope)
+    trace_file = start_tracing("tta-demo")
+    out.print(
+        f"Triaging {len(backlog)} tasks under the [bold]{profile}[/] profile "
+        f"(limit ${monthly_limit:.2f}/month); first model load takes a few seconds."
+    )
+    with out.status("working...", spinner="dots") as status:
+        done: list[str] = []
+
+        def on_done(result: TaskResult) -> None:
+            done.append(progress_line(result))
+            out.print(done[-1])
+            status.update(f"{len(done)}/{len(backlog)} tasks done")
+
+        outcome = asyncio.run(run_demo(backlog, settings, on_done=on_done))
+    out.print()
+    print_outcome(out, outcome, scope, trace_file)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tta demo``."""
+    app.command(name="demo")(demo)

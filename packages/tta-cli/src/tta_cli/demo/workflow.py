@@ -1,0 +1,275 @@
+"""The demo's agent workflow, built from the framework's own primitives.
+
+For every task, all at once (``|``)::
+
+    estimate complexity >> find related code >> draft the first step >> write the plan
+
+* finding related code scans the installed TTA.dev sources: cached (tasks share
+  terms), time-bounded, retried, with an empty answer as the fallback;
+* the first step is drafted by ``UniversalLLMPrimitive``, which routes the task to a
+  model by its complexity under the budget profile (on a machine with no keys: the
+  local SmolLM2 model, $0), bounded by a timeout, retried on transient provider
+  errors, cached, and replaced by a rule-based step if no model answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tta_cli.demo.backlog import Task
+from tta_dev_integrations.llm import TRANSIENT_ERRORS, LLMError, LLMResponse, Usage
+from tta_dev_integrations.llm.budget.ledger import SpendSummary, current_month
+from tta_dev_integrations.llm.complexity import estimate_complexity
+from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
+from tta_dev_primitives import (
+    CachePrimitive,
+    FallbackPrimitive,
+    LambdaPrimitive,
+    ParallelPrimitive,
+    PrimitiveTimeoutError,
+    RetryPrimitive,
+    SequentialPrimitive,
+    TimeoutPrimitive,
+    WorkflowContext,
+    WorkflowPrimitive,
+)
+
+__all__ = ["DemoOutcome", "DemoSettings", "TaskResult", "build_workflow", "run_demo"]
+
+RULES_MODEL = "rules"
+_STOPWORDS = frozenset(
+    "a an and be for from in is it its make of see should sure the to use with".split()  # noqa: SIM905
+)
+_SYSTEM = "You are a senior engineer. Answer with one short imperative sentence."
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """How the demo routes and bounds its model calls."""
+
+    profile: str = "careful"
+    monthly_limit: float | None = 5.0
+    scope: str = "demo"
+    llm_timeout_s: float = 60.0
+    max_tokens: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """What the workflow made of one task, and how (for the table)."""
+
+    task: Task
+    complexity: str = "low"
+    complexity_reasons: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    model: str = "-"
+    provider: str = "-"
+    why: str = ""
+    tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    latency_s: float = 0.0
+    outcome: str = "ok"
+    plan: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """A finished run: one result per task, the time it took and the budget after it."""
+
+    results: list[TaskResult]
+    seconds: float
+    summary: SpendSummary | None
+    calls_this_month: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _terms(task: Task) -> list[str]:
+    words = re.findall(r"[A-Za-z][A-Za-z_]{3,}", task.text)
+    return sorted({w.lower() for w in words} - _STOPWORDS)[:8]
+
+
+def _source_files() -> list[tuple[str, Path]]:
+    import tta_dev_integrations
+    import tta_dev_primitives
+
+    files = []
+    for package in (tta_dev_primitives, tta_dev_integrations):
+        root = Path(str(package.__file__)).parent
+        files += [(f"{root.name}/{p.relative_to(root)}", p) for p in sorted(root.rglob("*.py"))]
+    return files
+
+
+def _scan_sources(terms: Sequence[str]) -> tuple[str, ...]:
+    """The three source files of TTA.dev that mention the most of ``terms`` (blocking)."""
+    hits: Counter[str] = Counter()
+    for name, path in _source_files():
+        text = path.read_text(encoding="utf-8", errors="replace").lower()
+        hits[name] = sum(term in text for term in terms)
+    return tuple(name for name, count in hits.most_common(3) if count)
+
+
+async def _search(terms: list[str]) -> tuple[str, ...]:
+    return await asyncio.to_thread(_scan_sources, terms)
+
+
+async def _no_related_code(terms: list[str]) -> tuple[str, ...]:
+    return ()
+
+
+async def _rule_based_step(request: dict[str, Any]) -> LLMResponse:
+    """The first step when no model could draft one."""
+    return LLMResponse(
+        "outline the change", model=RULES_MODEL, provider="none", usage=Usage(), routing=None
+    )
+
+
+def _first_line(text: str) -> str:
+    lines = (raw.strip(" -*#0123456789.)\"'") for raw in text.splitlines())
+    line = next((candidate for candidate in lines if candidate), "")
+    return (line or "outline the change")[:72]
+
+
+def _plan(result: TaskResult, first_step: str) -> tuple[str, ...]:
+    steps = [first_step]
+    steps += [f"read {name}" for name in result.related[:2]]
+    if result.complexity == "high":
+        steps = ["write a short design note", *steps]
+    steps += ["write a failing test", "change the code"]
+    if result.complexity == "high":
+        steps.append("benchmark the hot path")
+    return (*steps, "run the test suite")
+
+
+def build_workflow(
+    universal: UniversalLLMPrimitive,
+    settings: DemoSettings,
+    on_done: Callable[[TaskResult], None] | None = None,
+    count: int = 1,
+) -> WorkflowPrimitive[list[Task], list[TaskResult]]:
+    """The triage workflow for a backlog of ``count`` tasks (one parallel branch each)."""
+    related_code = FallbackPrimitive(
+        CachePrimitive(
+            RetryPrimitive(TimeoutPrimitive(_search, 10.0, name="search"), max_attempts=2),
+            key=lambda terms: " ".join(terms[:4]),
+            name="search-cache",
+        ),
+        [LambdaPrimitive(_no_related_code, name="no-search")],
+        name="related-code",
+    )
+    draft_first_step = CachePrimitive(
+        FallbackPrimitive(
+            RetryPrimitive(
+                TimeoutPrimitive(universal, settings.llm_timeout_s, name="draft-timeout"),
+                max_attempts=2,
+                retry_on=TRANSIENT_ERRORS,
+                name="draft-retry",
+            ),
+            [LambdaPrimitive(_rule_based_step, name="rule-based")],
+            fallback_on=(LLMError, PrimitiveTimeoutError, TimeoutError),
+            name="first-step",
+        ),
+        key=lambda request: f"{request['complexity']}|{request['prompt']}",
+        name="draft-cache",
+    )
+
+    async def estimate(task: Task) -> TaskResult:
+        guess = estimate_complexity(task.text)
+        return TaskResult(task, complexity=guess.tier, complexity_reasons=guess.reasons)
+
+    async def find_related(result: TaskResult, ctx: WorkflowContext) -> TaskResult:
+        files = await related_code.execute(_terms(result.task), ctx)
+        return replace(result, related=tuple(files))
+
+    async def draft(result: TaskResult, ctx: WorkflowContext) -> TaskResult:
+        request = {
+            "system": _SYSTEM,
+            "prompt": f"First step to do this task: {result.task.text}",
+            "max_tokens": settings.max_tokens,
+            "temperature": 0,
+            "complexity": result.complexity,
+            "scope": settings.scope,
+        }
+        started = time.perf_counter()
+        response = await draft_first_step.execute(request, ctx)
+        routing = response.routing
+        fell_back = response.model == RULES_MODEL
+        result = replace(
+            result,
+            model=response.model if fell_back else (routing.chosen if routing else response.model),
+            provider=response.provider,
+            why="no model answered: rule-based step" if fell_back else _why(routing),
+            tokens=response.usage.total_tokens,
+            cost_usd=response.cost_usd,
+            cost_estimated=response.cost_estimated,
+            latency_s=response.latency_s or time.perf_counter() - started,
+            outcome="fallback" if fell_back else "ok",
+        )
+        return replace(result, plan=_plan(result, _first_line(response.content)))
+
+    async def report(result: TaskResult) -> TaskResult:
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    steps: list[WorkflowPrimitive[Any, Any]] = [
+        LambdaPrimitive(estimate, name="estimate-complexity"),
+        LambdaPrimitive(find_related, name="find-related-code"),
+        LambdaPrimitive(draft, name="draft-plan"),
+        LambdaPrimitive(report, name="report"),
+    ]
+
+    def branch(index: int) -> WorkflowPrimitive[list[Task], TaskResult]:
+        async def pick(tasks: list[Task]) -> Task:
+            return tasks[index]
+
+        return SequentialPrimitive([LambdaPrimitive(pick, name="pick-task"), *steps], name="task")
+
+    return ParallelPrimitive([branch(i) for i in range(count)], name="triage")
+
+
+def _why(routing: Any) -> str:
+    if routing is None:
+        return ""
+    return str(routing.reason)
+
+
+async def run_demo(
+    tasks: list[Task],
+    settings: DemoSettings,
+    *,
+    universal: UniversalLLMPrimitive | None = None,
+    on_done: Callable[[TaskResult], None] | None = None,
+) -> DemoOutcome:
+    """Triage ``tasks`` and read the budget afterwards."""
+    universal = universal or UniversalLLMPrimitive(
+        budget_profile=settings.profile, monthly_limit=settings.monthly_limit, name="router"
+    )
+    workflow = build_workflow(universal, settings, on_done, count=len(tasks))
+    started = time.perf_counter()
+    try:
+        results = await workflow.execute(tasks, WorkflowContext(workflow_id="tta-demo"))
+        seconds = time.perf_counter() - started
+        summary, calls, notes = await _budget(universal, settings.scope)
+    finally:
+        await universal.ledger.close()
+    return DemoOutcome(list(results), seconds, summary, calls, notes)
+
+
+async def _budget(
+    universal: UniversalLLMPrimitive, scope: str
+) -> tuple[SpendSummary | None, int, list[str]]:
+    month = current_month()
+    try:
+        summary = await universal.ledger.summary(scope, month)
+        entries = await universal.ledger.entries(scope, month)
+    except LLMError as error:
+        return None, 0, [f"the spend ledger could not be read: {error}"]
+    return summary, len(entries), []

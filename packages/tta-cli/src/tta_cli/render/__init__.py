@@ -1,0 +1,1 @@
+"""Rich renderings shared by the commands (tables, money, charts)."""

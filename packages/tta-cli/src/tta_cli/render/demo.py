@@ -1,0 +1,107 @@
+"""What ``tta demo`` prints: one row per task, the plans, the budget, where to look next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tta_cli.render.common import duration, money, tokens
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from tta_cli.demo.workflow import DemoOutcome, TaskResult
+
+__all__ = ["budget_panel", "next_steps", "plans", "print_outcome", "progress_line", "results_table"]
+
+_OUTCOME_STYLE = {"ok": "green", "fallback": "yellow"}
+
+
+def progress_line(result: TaskResult) -> str:
+    """One line as a task finishes: ``done T3 medium -> local (2.5 s)``."""
+    style = _OUTCOME_STYLE.get(result.outcome, "red")
+    return (
+        f"[{style}]{result.outcome:>8}[/] {result.task.id} {result.complexity:<6} "
+        f"-> {result.model} ({duration(result.latency_s)})"
+    )
+
+
+def results_table(results: Sequence[TaskResult]) -> RenderableType:
+    """The per-task table: complexity, model and why, tokens, cost, latency, outcome."""
+    from rich.table import Table
+
+    table = Table(title="Triage", title_justify="left", expand=False, pad_edge=False)
+    table.add_column("task", no_wrap=True)
+    table.add_column("complexity", no_wrap=True)
+    table.add_column("model: why", ratio=1, overflow="fold", min_width=24)
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    for r in results:
+        style = _OUTCOME_STYLE.get(r.outcome, "red")
+        table.add_row(
+            r.task.id,
+            r.complexity,
+            f"[bold]{r.model}[/]: {r.why}",
+            tokens(r.tokens),
+            money(r.cost_usd, estimated=r.cost_estimated and r.cost_usd > 0),
+            duration(r.latency_s),
+            f"[{style}]{r.outcome}[/]",
+        )
+    return table
+
+
+def plans(results: Sequence[TaskResult], *, steps: int = 3) -> list[str]:
+    """Each task's title and the first ``steps`` steps of its plan, one task per line pair."""
+    lines = []
+    for r in results:
+        shown = "; ".join(r.plan[:steps])
+        more = f" (+{len(r.plan) - steps} more)" if len(r.plan) > steps else ""
+        lines += [f"[bold]{r.task.id}[/] {r.task.title}", f"    {shown}{more}"]
+    return lines
+
+
+def budget_panel(outcome: DemoOutcome, scope: str) -> RenderableType:
+    """The scope's month after the run: limit, spent, reserved, left, calls."""
+    from rich.panel import Panel
+
+    summary = outcome.summary
+    if summary is None:
+        return Panel("\n".join(outcome.notes) or "budget unavailable", title="Budget")
+    limit = None if summary.limit_micros is None else summary.limit_micros / 1e6
+    left = summary.remaining_micros
+    lines = [
+        f"scope [bold]{scope}[/], {summary.month}: spent {money(summary.spent_micros / 1e6)}"
+        f" of {money(limit) if limit is not None else 'no limit'},"
+        f" reserved {money(summary.reserved_micros / 1e6)},"
+        f" left {money(left / 1e6) if left is not None else 'unlimited'}",
+        f"{outcome.calls_this_month} calls recorded in the ledger this month",
+    ]
+    return Panel("\n".join(lines), title="Budget", title_align="left", expand=False)
+
+
+def next_steps(trace_file: str | None) -> list[str]:
+    """Where to look next."""
+    lines = [
+        "[bold]Next:[/] tta budget     spend, forecast and paid calls",
+        "      tta traces     the spans of this run as a tree (--html for a timeline)",
+        "      tta models     the catalog and which keys are configured",
+    ]
+    if trace_file:
+        lines.append(f"      traces were written to {trace_file}")
+    return lines
+
+
+def print_outcome(
+    console: Console, outcome: DemoOutcome, scope: str, trace_file: str | None
+) -> None:
+    """Everything after the run, in order."""
+    console.print(results_table(outcome.results))
+    console.print(f"{len(outcome.results)} tasks in {duration(outcome.seconds)}\n")
+    for line in plans(outcome.results):
+        console.print(line)
+    console.print()
+    console.print(budget_panel(outcome, scope))
+    for line in next_steps(trace_file):
+        console.print(line)
