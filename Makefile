@@ -10,8 +10,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: demo test lint typecheck unit bench env clean
 
-demo: $(VENV)/.synced  ## run the main job
-	$(PY) examples/quickstart/triage.py
+demo: $(VENV)/.synced  ## run the main job: `tta demo`
+	$(VENV)/bin/tta demo $(DEMO_ARGS)
 
 test: $(VENV)/.synced lint typecheck unit  ## run the whole test suite (lint, types, tests)
 
@@ -30,6 +30,9 @@ bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md
 	$(PY) benchmarks/bench_routing.py
 	$(PY) benchmarks/bench_llm.py
 	$(PY) benchmarks/bench_ledger.py
+	$(PY) benchmarks/bench_observability.py
+	$(PY) benchmarks/bench_lint.py
+	$(PY) benchmarks/bench_cli.py
 
 env: $(VENV)/.synced
 
