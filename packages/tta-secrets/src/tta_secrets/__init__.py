@@ -1,1 +1,73 @@
-"""TTA.dev secrets."""
+"""TTA.dev secrets: the environment, ``.env`` files and Vault KV v2 behind one loader.
+
+>>> from tta_secrets import default_loader
+>>> key = default_loader().get("OPENAI_API_KEY")  # doctest: +SKIP
+>>> print(key)  # doctest: +SKIP
+**********
+
+Every value the loader returns is a :class:`Secret` (masked everywhere, read with
+``get_secret_value()``) and is registered for scrubbing from logs and spans
+(:mod:`tta_secrets.redaction`). See docs/SECRETS_MANAGEMENT.md.
+"""
+
+from tta_secrets.errors import (
+    SecretNotFoundError,
+    SecretsConfigError,
+    SecretsError,
+    VaultAuthError,
+    VaultCheckAndSetError,
+    VaultError,
+    VaultPathNotFoundError,
+    VaultRequestError,
+    VaultSealedError,
+    VaultUnavailableError,
+)
+from tta_secrets.loader import (
+    Located,
+    SecretLoader,
+    default_loader,
+    reset_default_loader,
+    set_default_loader,
+)
+from tta_secrets.redaction import RedactingLogFilter, register_secret, scrub
+from tta_secrets.report import SecretStatus, provider_status, secret_status
+from tta_secrets.secret import Secret
+from tta_secrets.sources import (
+    DotenvSource,
+    EnvSource,
+    KVVersion,
+    SecretSource,
+    VaultClient,
+    VaultSource,
+)
+
+__all__ = [
+    "DotenvSource",
+    "EnvSource",
+    "KVVersion",
+    "Located",
+    "RedactingLogFilter",
+    "Secret",
+    "SecretLoader",
+    "SecretNotFoundError",
+    "SecretSource",
+    "SecretStatus",
+    "SecretsConfigError",
+    "SecretsError",
+    "VaultAuthError",
+    "VaultCheckAndSetError",
+    "VaultClient",
+    "VaultError",
+    "VaultPathNotFoundError",
+    "VaultRequestError",
+    "VaultSealedError",
+    "VaultSource",
+    "VaultUnavailableError",
+    "default_loader",
+    "provider_status",
+    "register_secret",
+    "reset_default_loader",
+    "scrub",
+    "secret_status",
+    "set_default_loader",
+]

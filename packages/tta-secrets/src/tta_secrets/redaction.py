@@ -1,0 +1,197 @@
+"""Scrub loaded secret values out of logs and spans.
+
+Every value a :class:`~tta_secrets.loader.SecretLoader` returns is registered here
+(and :func:`register_secret` adds others, such as a Vault token). :func:`scrub`
+replaces each registered value, in the forms it travels in, with ``[REDACTED]``:
+
+- raw;
+- URL-encoded (``quote`` with and without ``/`` kept, and ``quote_plus``);
+- base64, standard and URL-safe alphabets, at each of the three byte alignments:
+  a value base64-encoded inside a longer string (``user:password`` in a Basic
+  ``Authorization`` header) only shows the characters that depend on the value
+  alone, so those are what is matched.
+
+Values shorter than :data:`MIN_SECRET_LENGTH` (6) characters are not scrubbed:
+a short value ("true", "5432", "admin") also occurs in ordinary text, and
+replacing every occurrence would mangle logs while protecting nothing (a value
+that short is guessable anyway). Such values are still masked by ``Secret``.
+
+With nothing registered, :func:`scrub` returns its argument after one attribute
+read, so the filter and the span processor cost next to nothing.
+
+:class:`RedactingLogFilter` is a ``logging.Filter``; put it on handlers (a filter
+on a logger does not see records propagated from child loggers).
+``RedactingSpanProcessor`` (needs the ``otel`` extra: opentelemetry-sdk) wraps
+another span processor and hands it a scrubbed copy of each ended span.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
+
+from tta_secrets.secret import Secret
+
+if TYPE_CHECKING:
+    from tta_secrets.span_redaction import RedactingSpanProcessor
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "RedactingLogFilter",
+    "RedactingSpanProcessor",
+    "clear_registered_secrets",
+    "contains_secret",
+    "register_secret",
+    "registered_count",
+    "scrub",
+]
+
+#: What a scrubbed value is replaced with.
+REDACTED = "[REDACTED]"
+
+#: Shorter values are not scrubbed (see the module docstring).
+MIN_SECRET_LENGTH = 6
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """The base64 characters that depend on ``raw`` alone, at each alignment."""
+    cores: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-8 * offset // 6)  # first character with no bits of the prefix
+        end = 8 * (offset + len(raw)) // 6  # last character with no bits of what follows
+        core = encoded[start:end]
+        if len(core) >= MIN_SECRET_LENGTH:
+            cores.add(core)
+            cores.add(core.replace("+", "-").replace("/", "_"))
+    return cores
+
+
+def _forms(value: str) -> set[str]:
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    forms |= _base64_cores(value.encode("utf-8"))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+class _Registry:
+    """Registered values and one compiled pattern matching every form of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._forms: set[str] = set()
+        self.pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        # Checked before taking the lock: the loader registers on every lookup.
+        if len(value) < MIN_SECRET_LENGTH or value in self._values:
+            return
+        with self._lock:
+            if value in self._values:
+                return
+            self._values.add(value)
+            self._forms |= _forms(value)
+            # Longest first, so a form that contains another is replaced whole.
+            ordered = sorted(self._forms, key=lambda form: (-len(form), form))
+            self.pattern = re.compile("|".join(map(re.escape, ordered)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._forms.clear()
+            self.pattern = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+_registry = _Registry()
+
+
+def register_secret(value: str | Secret) -> None:
+    """Scrub ``value`` (and its encoded forms) from now on; short values are ignored."""
+    if isinstance(value, Secret):
+        value = value.get_secret_value()
+    _registry.add(value)
+
+
+def registered_count() -> int:
+    """How many values are registered (for diagnostics; never the values)."""
+    return len(_registry)
+
+
+def clear_registered_secrets() -> None:
+    """Forget every registered value (tests use it to start clean)."""
+    _registry.clear()
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered value, in every form, replaced by ``[REDACTED]``."""
+    pattern = _registry.pattern
+    if pattern is None:
+        return text
+    return pattern.sub(REDACTED, text)
+
+
+def contains_secret(text: str) -> bool:
+    """Whether ``text`` holds a registered value in any scrubbed form."""
+    pattern = _registry.pattern
+    return pattern is not None and pattern.search(text) is not None
+
+
+#: LogRecord attributes that are not caller-supplied extras.
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class RedactingLogFilter(logging.Filter):
+    """Scrub registered secrets from a record's message, arguments, extras and traceback.
+
+    When the formatted message holds a secret, the record's ``msg`` becomes the
+    scrubbed message and ``args`` is emptied (an argument's own ``str`` may be
+    where the value hides). A traceback holding one is formatted, scrubbed and
+    stored as ``exc_text``, and ``exc_info`` is dropped, so no formatter can
+    render the original again. The record is never dropped: ``filter`` returns true.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub ``record`` in place; always keep it."""
+        if _registry.pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit the format
+            message = f"{record.msg} {record.args!r}"
+        if contains_secret(message):
+            record.msg = scrub(message)
+            record.args = ()
+        traceback = record.exc_text
+        if not traceback and record.exc_info and record.exc_info[0] is not None:
+            traceback = logging.Formatter().formatException(record.exc_info)
+        if traceback and contains_secret(traceback):
+            record.exc_text = scrub(traceback)
+            record.exc_info = None
+        if record.stack_info and contains_secret(record.stack_info):
+            record.stack_info = scrub(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in _RECORD_FIELDS and isinstance(value, str) and contains_secret(value):
+                setattr(record, name, scrub(value))
+        return True
+
+
+def __getattr__(name: str) -> Any:
+    # The span processor needs opentelemetry-sdk (the ``otel`` extra); importing it
+    # here only when asked keeps the log filter usable without the SDK.
+    if name == "RedactingSpanProcessor":
+        from tta_secrets.span_redaction import RedactingSpanProcessor
+
+        return RedactingSpanProcessor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
