@@ -66,6 +66,7 @@ from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
 from tta_dev_integrations.llm.universal_stream import UniversalStream
 from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.observability import active_tracer, counter, gauge
+from tta_secrets import SecretsError
 
 __all__ = ["BudgetAlert", "UniversalLLMPrimitive", "UniversalStream"]  # re-exported
 
@@ -322,8 +323,13 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         names = {m.provider for m in models}
         available = set()
         for name in names:
-            if await self.provider(name).is_available():
-                available.add(name)
+            try:
+                if await self.provider(name).is_available():
+                    available.add(name)
+            except SecretsError as error:
+                # The key store (Vault) failed for this provider's key: route around the
+                # provider rather than fail a request other providers can serve.
+                logger.warning("provider %s skipped: its key could not be read (%s)", name, error)
         return frozenset(available)
 
     async def _stats(self, models: Sequence[ModelInfo]) -> Mapping[str, Any]:

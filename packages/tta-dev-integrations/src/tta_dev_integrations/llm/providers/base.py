@@ -29,6 +29,7 @@ from tta_dev_integrations.llm.errors import (
 )
 from tta_dev_integrations.llm.keys import lookup_key
 from tta_dev_integrations.llm.types import LLMRequest, ToolCall, Usage
+from tta_secrets.redaction import scrub
 
 if TYPE_CHECKING:
     import asyncio
@@ -367,14 +368,21 @@ class HTTPProvider(Provider):
         return self._own(error, model_id, status)
 
     def _own(self, error: LLMError, model_id: str, status: int | None = None) -> LLMError:
-        """Fill in who failed, and make sure the key is nowhere in the message."""
+        """Fill in who failed, and make sure no secret is in the message, in any form.
+
+        The key itself is removed even if it was never registered with the secrets
+        loader (a key passed as ``api_key=``); ``scrub`` removes every loaded secret,
+        also URL-encoded or in base64, as a server may echo it in either.
+        """
         error.provider = error.provider or self.name
         error.model = error.model or model_id
         error.status_code = error.status_code or status
         key = self._key()
-        if key and key in error.message:
-            error.message = error.message.replace(key, "***")
-            error.args = (error.message,)
+        message = error.message.replace(key, "***") if key else error.message
+        message = scrub(message)
+        if message != error.message:
+            error.message = message
+            error.args = (message,)
         return error
 
     def _network_error(self, error: httpx.HTTPError, model_id: str) -> LLMError:
