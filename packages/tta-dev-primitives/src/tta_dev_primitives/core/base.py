@@ -14,7 +14,7 @@ from tta_dev_primitives.observability.tracing import active_tracer
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
-    from opentelemetry.trace import Tracer
+    from opentelemetry.trace import Span, Tracer
 
     from tta_dev_primitives.core.parallel import ParallelPrimitive
     from tta_dev_primitives.core.sequential import SequentialPrimitive
@@ -110,7 +110,7 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
         try:
             result = await self._execute_impl(input_data, context)
         except Exception as exc:
-            metrics.error.observe(perf_counter() - start)
+            metrics.error.observe(perf_counter() - start, _exemplar(span))
             span.set_attributes({"tta.outcome": "error", "error.type": type(exc).__qualname__})
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
@@ -122,7 +122,7 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
         finally:
             otel_context.detach(token)
             span.end()
-        metrics.success.observe(perf_counter() - start)
+        metrics.success.observe(perf_counter() - start, _exemplar(span))
         return result
 
     # -- composition -----------------------------------------------------------------
@@ -153,6 +153,21 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.display_name!r})"
+
+
+def _exemplar(span: Span) -> dict[str, str] | None:
+    """The trace and span ids a duration observation links to (sampled spans only).
+
+    Only the traced path calls this, so executions without tracing pay nothing;
+    prometheus-client shows exemplars in the OpenMetrics exposition.
+    """
+    span_context = span.get_span_context()
+    if not span_context.trace_flags.sampled:
+        return None
+    return {
+        "trace_id": format(span_context.trace_id, "032x"),
+        "span_id": format(span_context.span_id, "016x"),
+    }
 
 
 def _remote_parent(context: WorkflowContext) -> Context | None:

@@ -25,6 +25,7 @@ __all__ = [
     "CACHE_MISSES",
     "CIRCUIT_STATE",
     "CIRCUIT_TRANSITIONS",
+    "DEFAULT_GAUGE_MULTIPROCESS_MODE",
     "EXECUTION_DURATION",
     "FALLBACKS",
     "METRICS",
@@ -41,6 +42,13 @@ __all__ = [
 ]
 
 MetricKind = Literal["counter", "gauge", "histogram"]
+
+#: How several worker processes' values of a gauge are combined in multiprocess mode
+#: (prometheus-client's ``multiprocess_mode``) unless its spec says otherwise: the
+#: highest value among live processes (the worst breaker state; the latest spend,
+#: which only grows within a month). Works with ``inc``/``dec``, unlike the
+#: ``mostrecent`` modes.
+DEFAULT_GAUGE_MULTIPROCESS_MODE = "livemax"
 
 # From 5 us (a cached hit) to a minute (a slow LLM-backed step).
 PRIMITIVE_LATENCY_BUCKETS: tuple[float, ...] = (
@@ -59,6 +67,8 @@ class MetricSpec(NamedTuple):
     labels: tuple[str, ...]
     description: str
     buckets: tuple[float, ...] = ()
+    #: Gauges only: how multiprocess mode combines the workers' values ("" = default).
+    multiprocess_mode: str = ""
 
 
 METRICS: list[MetricSpec] = []
@@ -72,15 +82,21 @@ def declare_metric(
     *,
     unit: str = "1",
     buckets: tuple[float, ...] = (),
+    multiprocess_mode: str = "",
 ) -> MetricSpec:
     """Add a metric to the catalogue; its family is created with the others, on first use.
 
     Integrations declare their metrics here too, so ``METRICS`` lists everything
-    TTA.dev emits. Declare at import time, with a unique ``tta_`` name.
+    TTA.dev emits. Declare at import time, with a unique ``tta_`` name, and list the
+    declaring module in ``catalogue.METRIC_MODULES`` so the generated catalogue
+    (``docs/observability/METRICS.md``) includes it. Label names must be bounded
+    (``catalogue.BOUNDED_LABELS``): never ids, users, prompts or other free text.
     """
     if any(m.name == name for m in METRICS):
         raise ValueError(f"metric {name!r} is declared twice")
-    spec = MetricSpec(name, kind, unit, labels, description, buckets)
+    if multiprocess_mode and kind != "gauge":
+        raise ValueError(f"multiprocess_mode applies to gauges only, not to {kind} {name!r}")
+    spec = MetricSpec(name, kind, unit, labels, description, buckets, multiprocess_mode)
     METRICS.append(spec)
     return spec
 
@@ -142,7 +158,7 @@ CACHE_EVICTIONS = declare_metric(
 CIRCUIT_STATE = declare_metric(
     "tta_circuit_breaker_state",
     "gauge",
-    "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open (several workers: the worst).",
     ("primitive",),
 )
 CIRCUIT_TRANSITIONS = declare_metric(
@@ -174,6 +190,8 @@ def register_metrics() -> None:
         if spec.name in _families:
             continue
         options: dict[str, Any] = {"buckets": spec.buckets} if spec.buckets else {}
+        if spec.kind == "gauge":
+            options["multiprocess_mode"] = spec.multiprocess_mode or DEFAULT_GAUGE_MULTIPROCESS_MODE
         _families[spec.name] = classes[spec.kind](
             spec.name, spec.description, spec.labels, **options
         )
