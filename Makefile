@@ -18,6 +18,7 @@ test: $(VENV)/.synced lint typecheck unit  ## run the whole test suite (lint, ty
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/tta lint packages examples benchmarks
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
