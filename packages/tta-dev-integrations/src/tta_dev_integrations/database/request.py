@@ -1,0 +1,105 @@
+"""The one request shape of the SQL primitives: a statement, its bound parameters, a fetch mode.
+
+A request is a :class:`Query` or a plain mapping with the same keys::
+
+    {"query": "SELECT * FROM users WHERE id = %s", "params": [7], "fetch": "one"}
+    {"query": "INSERT INTO tags (name) VALUES (?)", "many": [["a"], ["b"]]}
+
+``fetch`` decides what comes back:
+
+* ``"all"`` (default): every row, as a list of dicts;
+* ``"one"``: the first row as a dict; :class:`NotFoundError` when there is none;
+* ``"value"``: the first column of the first row; :class:`NotFoundError` when no row;
+* ``"none"``: the number of rows the statement changed (``rowcount``).
+
+``many`` runs the statement once per parameter set (executemany) and returns the total
+row count, so it goes with ``fetch="none"`` only. Parameters are always bound by the
+driver, never formatted into the text: PostgreSQL takes ``%s``/``%(name)s``, SQLite
+``?``/``:name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+__all__ = ["FetchMode", "Params", "Query", "QueryInput", "as_query"]
+
+FetchMode = Literal["all", "one", "value", "none"]
+Params = Sequence[Any] | Mapping[str, Any]
+
+_FETCH_MODES: frozenset[str] = frozenset(get_args(FetchMode))
+_KEYS = frozenset({"query", "params", "fetch", "many", "retry_safe"})
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement with bound parameters and a fetch mode.
+
+    ``retry_safe`` overrides the classification of the statement for the one retry
+    after a lost connection: ``None`` lets TTA.dev decide (plain reads are safe),
+    ``False`` forbids the retry (say, a ``SELECT`` of a function that writes).
+    """
+
+    query: str
+    params: Params | None = None
+    fetch: FetchMode = "all"
+    many: Sequence[Params] | None = None
+    retry_safe: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.query, str) or not self.query.strip():
+            raise ValueError("a database query needs a non-empty SQL string in 'query'")
+        if self.fetch not in _FETCH_MODES:
+            raise ValueError(f"fetch must be one of {sorted(_FETCH_MODES)}, got {self.fetch!r}")
+        if self.params is not None:
+            _check_params(self.params, "params")
+        if self.many is not None:
+            if self.params is not None:
+                raise ValueError("give either 'params' (one run) or 'many' (executemany), not both")
+            if self.fetch != "none":
+                raise ValueError(
+                    "'many' (executemany) returns a row count: use fetch='none' with it"
+                )
+            if isinstance(self.many, str | bytes) or not isinstance(self.many, Sequence):
+                raise ValueError("'many' must be a list of parameter sets, e.g. [[1], [2]]")
+            for index, params in enumerate(self.many):
+                _check_params(params, f"many[{index}]")
+
+
+QueryInput = Query | Mapping[str, Any] | str
+"""What the SQL primitives accept: a :class:`Query`, a mapping of its fields, or bare SQL."""
+
+
+def _check_params(params: object, where: str) -> None:
+    if isinstance(params, str | bytes | bytearray):
+        raise ValueError(
+            f"{where} must be a sequence or a mapping of values, not a {type(params).__name__}: "
+            "wrap a single value as (value,)"
+        )
+    if not isinstance(params, Sequence | Mapping):
+        raise ValueError(
+            f"{where} must be a sequence or a mapping of values, got {type(params).__name__}"
+        )
+
+
+def as_query(request: QueryInput) -> Query:
+    """``request`` as a :class:`Query`; ``ValueError`` naming what is wrong with it."""
+    if isinstance(request, Query):
+        return request
+    if isinstance(request, str):
+        return Query(request)
+    if isinstance(request, Mapping):
+        unknown = set(request) - _KEYS
+        if unknown:
+            raise ValueError(
+                f"unknown keys in a database request: {sorted(unknown)}; "
+                f"the keys are {sorted(_KEYS)}"
+            )
+        if "query" not in request:
+            raise ValueError("a database request needs a 'query' (the SQL text)")
+        return Query(**request)
+    raise ValueError(
+        f"a database request is a Query, a mapping or an SQL string, got {type(request).__name__}"
+    )

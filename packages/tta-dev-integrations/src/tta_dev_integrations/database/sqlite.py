@@ -1,0 +1,289 @@
+"""``SQLitePrimitive``: a SQLite file through aiosqlite, safe with concurrent writers.
+
+Every connection is set up the same way: WAL journal (readers never block the writer,
+nor the writer the readers), a busy timeout (a writer waits for the lock instead of
+failing at once with "database is locked"), ``synchronous=NORMAL`` (durable at each
+checkpoint, safe against corruption in WAL mode) and foreign keys enforced.
+
+A small pool of connections (each aiosqlite connection has its own thread) lets reads
+run while a write waits. Transactions begin ``IMMEDIATE`` by default: they take the
+write lock at ``BEGIN``, waiting up to the busy timeout, so two transactions that read
+and then write cannot deadlock on the lock upgrade (which SQLite reports at once,
+whatever the busy timeout). Install with the ``sqlite`` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Any
+
+import aiosqlite
+
+from tta_dev_integrations.database.dsn import lookup_setting
+from tta_dev_integrations.database.errors import (
+    ConstraintViolationError,
+    DatabaseConnectionError,
+    DatabaseError,
+    NotFoundError,
+    QueryError,
+    QuerySyntaxError,
+    QueryTimeoutError,
+)
+from tta_dev_integrations.database.request import Query
+from tta_dev_integrations.database.sql import SQLDatabasePrimitive
+from tta_dev_integrations.database.telemetry import DatabaseTelemetry
+
+__all__ = ["SQLitePrimitive"]
+
+_MEMORY = ":memory:"
+_JOURNAL_MODES = {"wal", "delete", "truncate", "persist", "memory", "off"}
+_SYNCHRONOUS = {"off", "normal", "full", "extra"}
+_BEGIN_MODES = {"deferred", "immediate", "exclusive"}
+_CONSTRAINT_KINDS = {
+    "SQLITE_CONSTRAINT_UNIQUE": "unique",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "primary_key",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+    "SQLITE_CONSTRAINT_CHECK": "check",
+    "SQLITE_CONSTRAINT_NOTNULL": "not_null",
+}
+_UNKNOWN_NAMES = ("no such table", "no such column", "no such function", "no such index")
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _path_from_url(url: str) -> str:
+    """``sqlite:///relative.db``, ``sqlite:////abs.db`` or ``sqlite://`` (memory) -> a path."""
+    if not url.startswith("sqlite:"):
+        raise ValueError(
+            "SQLitePrimitive reads DATABASE_URL only in the sqlite:///path/to/file.db form; "
+            "pass path= instead"
+        )
+    rest = url.removeprefix("sqlite:").removeprefix("//")
+    if rest in ("", "/", f"/{_MEMORY}"):
+        return _MEMORY
+    return rest.removeprefix("/")
+
+
+class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
+    """A SQLite database file as a workflow step.
+
+    ``path`` is a file path or ``":memory:"`` (one private in-memory database, so one
+    connection); it defaults to the ``DATABASE_URL`` setting in ``sqlite:///file.db``
+    form. ``busy_timeout_s`` bounds how long a statement waits for another writer;
+    ``statement_timeout_s`` interrupts a statement running longer. Either raises
+    :class:`QueryTimeoutError`. Transactions take ``mode="immediate"`` (the default),
+    ``"deferred"`` or ``"exclusive"``.
+    """
+
+    system = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        max_connections: int = 4,
+        busy_timeout_s: float = 5.0,
+        statement_timeout_s: float | None = None,
+        journal_mode: str = "wal",
+        synchronous: str = "normal",
+        foreign_keys: bool = True,
+        name: str | None = None,
+    ) -> None:
+        if path is None:
+            url = lookup_setting("DATABASE_URL")
+            if not url:
+                raise ValueError(
+                    "SQLitePrimitive needs a file: pass path= or set "
+                    "DATABASE_URL=sqlite:///path/to/file.db"
+                )
+            path = _path_from_url(url)
+        self.path = os.fspath(path)
+        if journal_mode.lower() not in _JOURNAL_MODES:
+            raise ValueError(f"journal_mode must be one of {sorted(_JOURNAL_MODES)}")
+        if synchronous.lower() not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections}")
+        self.max_connections = 1 if self.path == _MEMORY else max_connections
+        self.busy_timeout_s = busy_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        self.journal_mode = journal_mode.lower()
+        self.synchronous = synchronous.lower()
+        self.foreign_keys = foreign_keys
+        self._idle: list[aiosqlite.Connection] = []
+        self._slots = asyncio.Semaphore(self.max_connections)
+        self._closed = False
+        namespace = os.path.basename(self.path) if self.path != _MEMORY else _MEMORY
+        super().__init__(DatabaseTelemetry(self.system, namespace, {}), name=name)
+
+    def __repr__(self) -> str:
+        return f"SQLitePrimitive({self.path!r})"
+
+    # -- connections ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open one connection now (creating the file, setting WAL mode); idempotent."""
+        async with self._lease():
+            pass
+
+    async def aclose(self) -> None:
+        """Close every idle connection; ones in use close when they come back."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        pending = aiosqlite.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            conn = await pending
+        except sqlite3.Error as error:
+            # aiosqlite stops its worker thread without waiting for it; the thread then
+            # reports to this loop, which must still be running: wait for it here.
+            worker = getattr(pending, "_thread", None)
+            if worker is not None:
+                await asyncio.to_thread(worker.join, 5)
+            raise DatabaseConnectionError(
+                f"cannot open the SQLite database {self.path!r} ({error}); check that its "
+                "folder exists and is writable"
+            ) from error
+        try:
+            conn.row_factory = _dict_row  # type: ignore[assignment]  # any callable works
+            pragmas = [
+                f"PRAGMA busy_timeout = {max(0, round(self.busy_timeout_s * 1000))}",
+                f"PRAGMA journal_mode = {self.journal_mode}",
+                f"PRAGMA synchronous = {self.synchronous}",
+                f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}",
+            ]
+            for pragma in pragmas:
+                await conn.execute_fetchall(pragma)
+        except sqlite3.Error as error:
+            await conn.close()
+            raise self._convert(error) from error
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    @asynccontextmanager
+    async def _lease(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._closed:
+            raise DatabaseConnectionError(
+                f"SQLitePrimitive({self.path!r}) is closed; create a new one"
+            )
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                yield conn
+            finally:
+                await self._give_back(conn)
+
+    async def _give_back(self, conn: aiosqlite.Connection) -> None:
+        healthy = True
+        try:
+            if conn.in_transaction:  # a transaction whose end failed, or was cancelled
+                await conn.execute_fetchall("ROLLBACK")
+        except (sqlite3.Error, ValueError):
+            healthy = False
+        if self._closed or not healthy:
+            with suppress(sqlite3.Error, ValueError):
+                await conn.close()
+        else:
+            self._idle.append(conn)
+
+    def _connection(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return self._lease()
+
+    # -- statements -------------------------------------------------------------------
+
+    async def _run(self, conn: aiosqlite.Connection, query: Query) -> Any:
+        watchdog = None
+        if self.statement_timeout_s is not None:
+            watchdog = asyncio.create_task(self._interrupt_after(conn, self.statement_timeout_s))
+        try:
+            rows = await self._send(conn, query)
+        except sqlite3.Error as error:
+            raise self._convert(error) from error
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watchdog
+        if not isinstance(rows, list):
+            return rows
+        if query.fetch == "all":
+            return rows
+        if not rows:
+            raise NotFoundError(
+                f"the query returned no row (fetch={query.fetch!r}): {query.query[:200]!r}"
+            )
+        return rows[0] if query.fetch == "one" else next(iter(rows[0].values()), None)
+
+    @staticmethod
+    async def _send(conn: aiosqlite.Connection, query: Query) -> list[dict[str, Any]] | int:
+        if query.many is not None:
+            cursor = await conn.executemany(query.query, query.many)
+            count = cursor.rowcount
+            await cursor.close()
+            return count
+        params = query.params if query.params is not None else ()
+        if query.fetch == "none":
+            cursor = await conn.execute(query.query, params)
+            count = cursor.rowcount
+            await cursor.close()
+            return max(count, 0)
+        return list(await conn.execute_fetchall(query.query, params))  # type: ignore[arg-type]
+
+    @staticmethod
+    async def _interrupt_after(conn: aiosqlite.Connection, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await conn.interrupt()
+
+    def _begin_statement(self, options: dict[str, Any]) -> str:
+        unknown = set(options) - {"mode"}
+        if unknown:
+            raise TypeError(f"unknown SQLite transaction options {sorted(unknown)}: use mode=")
+        mode = str(options.get("mode", "immediate")).lower()
+        if mode not in _BEGIN_MODES:
+            raise ValueError(f"mode must be one of {sorted(_BEGIN_MODES)}, got {mode!r}")
+        return f"BEGIN {mode.upper()}"
+
+    def _convert(self, error: sqlite3.Error) -> DatabaseError:
+        name = getattr(error, "sqlite_errorname", "") or ""
+        text = str(error)
+        if isinstance(error, sqlite3.IntegrityError) or name.startswith("SQLITE_CONSTRAINT"):
+            kind = _CONSTRAINT_KINDS.get(name, "other")
+            _, _, subject = text.partition("constraint failed: ")
+            table, _, column = subject.partition(".") if kind != "check" else ("", "", "")
+            return ConstraintViolationError(
+                f"SQLite: {text}",
+                constraint=subject or None,
+                kind=kind,
+                table=table or None,
+                column=column.split(",")[0] or None,
+                code=name or None,
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return QueryTimeoutError(
+                f"SQLite: {text} (another writer held the lock for longer than "
+                f"busy_timeout_s={self.busy_timeout_s}); keep write transactions short or "
+                "raise busy_timeout_s",
+                code=name,
+            )
+        if name == "SQLITE_INTERRUPT":
+            return QueryTimeoutError(
+                f"SQLite: the statement ran longer than statement_timeout_s="
+                f"{self.statement_timeout_s} and was interrupted",
+                code=name,
+            )
+        if "syntax error" in text or text.startswith(_UNKNOWN_NAMES) or "incomplete input" in text:
+            return QuerySyntaxError(f"SQLite: {text}", code=name or None)
+        if name.startswith(("SQLITE_CANTOPEN", "SQLITE_NOTADB", "SQLITE_IOERR", "SQLITE_CORRUPT")):
+            return DatabaseConnectionError(f"SQLite cannot use {self.path!r}: {text}", code=name)
+        return QueryError(f"SQLite: {text}", code=name or None)
