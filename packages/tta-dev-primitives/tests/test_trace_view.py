@@ -285,8 +285,17 @@ def test_default_files_live_under_tta_home(tmp_path: Path, monkeypatch: pytest.M
     assert default_span_files({"TTA_HOME": str(tmp_path)}) == [tmp_path / "traces/spans.jsonl"]
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_span_files({}) == [tmp_path / "home/.tta/traces/spans.jsonl"]
+    monkeypatch.delenv("TTA_TRACES_FILE", raising=False)
     monkeypatch.setenv("TTA_HOME", str(tmp_path / "env"))
     assert default_span_files() == [tmp_path / "env/traces/spans.jsonl"]
+
+
+def test_the_viewer_reads_the_file_setup_writes_when_it_is_moved(tmp_path: Path) -> None:
+    from tta_dev_primitives.observability.config import resolve_config
+
+    env = {"TTA_HOME": str(tmp_path), "TTA_TRACES_FILE": str(tmp_path / "elsewhere.jsonl")}
+    assert default_span_files(env) == [tmp_path / "elsewhere.jsonl"]
+    assert resolve_config(environ=env).jsonl_path == tmp_path / "elsewhere.jsonl"
 
 
 def test_traces_come_newest_first_with_limit_and_id_prefix(tmp_path: Path) -> None:

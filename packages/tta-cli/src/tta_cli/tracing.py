@@ -6,9 +6,10 @@ __all__ = ["start_tracing"]
 
 
 def start_tracing(service_name: str) -> str | None:
-    """Configure tracing (OpenTelemetry variables win) and return the span file, if any."""
+    """Configure tracing (the ``OTEL_*`` variables win); the span file written, if any."""
     from tta_dev_primitives.observability import setup
 
-    handle = setup(service_name=service_name)
-    path = getattr(handle, "trace_file", None)
-    return str(path) if path else None
+    config = setup(service_name=service_name).config
+    if config is None or config.disabled or "jsonl" not in config.exporters:
+        return None
+    return str(config.jsonl_path.expanduser())

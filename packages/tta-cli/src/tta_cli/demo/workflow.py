@@ -236,9 +236,16 @@ def build_workflow(
 
 
 def _why(routing: Any) -> str:
+    """The routing decision in a few words (``response.routing.reason`` has them all)."""
     if routing is None:
         return ""
-    return str(routing.reason)
+    tier = routing.complexity
+    short = {
+        "best_available": f"best available; none meets the {tier} bar",
+        "cheapest_meeting_bar": f"cheapest meeting the {tier} bar",
+        "best": f"best expected quality for {tier}",
+    }
+    return short.get(routing.reason_code, str(routing.reason))
 
 
 async def run_demo(

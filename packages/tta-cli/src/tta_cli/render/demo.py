@@ -28,12 +28,15 @@ def progress_line(result: TaskResult) -> str:
 
 def results_table(results: Sequence[TaskResult]) -> RenderableType:
     """The per-task table: complexity, model and why, tokens, cost, latency, outcome."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="Triage", title_justify="left", expand=False, pad_edge=False)
+    table = Table(
+        title="Triage", title_justify="left", expand=False, pad_edge=False, box=box.SIMPLE_HEAD
+    )
     table.add_column("task", no_wrap=True)
     table.add_column("complexity", no_wrap=True)
-    table.add_column("model: why", ratio=1, overflow="fold", min_width=24)
+    table.add_column("model: why", ratio=1, overflow="fold", min_width=20)
     table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
@@ -53,12 +56,13 @@ def results_table(results: Sequence[TaskResult]) -> RenderableType:
 
 
 def plans(results: Sequence[TaskResult], *, steps: int = 3) -> list[str]:
-    """Each task's title and the first ``steps`` steps of its plan, one task per line pair."""
+    """Each task's title, then the first ``steps`` steps of its plan, one per line."""
     lines = []
     for r in results:
-        shown = "; ".join(r.plan[:steps])
-        more = f" (+{len(r.plan) - steps} more)" if len(r.plan) > steps else ""
-        lines += [f"[bold]{r.task.id}[/] {r.task.title}", f"    {shown}{more}"]
+        lines.append(f"[bold]{r.task.id}[/] {r.task.title}")
+        lines += [f"  {number}. {step}" for number, step in enumerate(r.plan[:steps], 1)]
+        if len(r.plan) > steps:
+            lines.append(f"  ... {len(r.plan) - steps} more steps")
     return lines
 
 
@@ -81,12 +85,13 @@ def budget_panel(outcome: DemoOutcome, scope: str) -> RenderableType:
     return Panel("\n".join(lines), title="Budget", title_align="left", expand=False)
 
 
-def next_steps(trace_file: str | None) -> list[str]:
+def next_steps(trace_file: str | None, scope: str = "demo") -> list[str]:
     """Where to look next."""
+    budget = f"tta budget --scope {scope}"
     lines = [
-        "[bold]Next:[/] tta budget     spend, forecast and paid calls",
-        "      tta traces     the spans of this run as a tree (--html for a timeline)",
-        "      tta models     the catalog and which keys are configured",
+        f"[bold]Next:[/] {budget:<22} spend, forecast and paid calls",
+        f"      {'tta traces':<22} this run's spans as a tree (--html: a timeline)",
+        f"      {'tta models':<22} the catalog and which keys are configured",
     ]
     if trace_file:
         lines.append(f"      traces were written to {trace_file}")
@@ -99,9 +104,10 @@ def print_outcome(
     """Everything after the run, in order."""
     console.print(results_table(outcome.results))
     console.print(f"{len(outcome.results)} tasks in {duration(outcome.seconds)}\n")
+    console.print("[bold]Plans[/] (first steps)")
     for line in plans(outcome.results):
-        console.print(line)
+        console.print(line, no_wrap=True, overflow="ellipsis")
     console.print()
     console.print(budget_panel(outcome, scope))
-    for line in next_steps(trace_file):
+    for line in next_steps(trace_file, scope):
         console.print(line)

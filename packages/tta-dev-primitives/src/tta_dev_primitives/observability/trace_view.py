@@ -376,8 +376,14 @@ def span_files(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def default_span_files(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """The span files under ``$TTA_HOME/traces`` (``TTA_HOME`` defaults to ``~/.tta``)."""
+    """The span files ``setup()`` writes: ``TTA_TRACES_FILE``, else ``$TTA_HOME/traces``.
+
+    ``TTA_HOME`` defaults to ``~/.tta``; rotated copies come along.
+    """
     env = os.environ if environ is None else environ
+    explicit = env.get("TTA_TRACES_FILE")
+    if explicit:
+        return span_files(Path(explicit).expanduser())
     home = Path(env.get("TTA_HOME") or "~/.tta").expanduser()
     return span_files(home / "traces" / SPAN_FILE_NAME)
 

@@ -19,9 +19,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # httpx loads on the first Vault request: most processes never talk to Vault.
+    import httpx
 
 from tta_secrets.errors import (
     VaultAuthError,
@@ -173,6 +175,8 @@ class VaultClient:
         self._lock = threading.Lock()
         self._login_token: tuple[str, float] | None = None  # token, renew-after (clock)
         headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
+        import httpx
+
         self._http = httpx.Client(
             base_url=f"{self.addr}/v1/",
             timeout=httpx.Timeout(timeout_s),
@@ -304,6 +308,8 @@ class VaultClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
     ) -> httpx.Response:
+        import httpx
+
         headers = {"X-Vault-Token": token} if token else None
         idempotent = method == "GET"
         last = ""
