@@ -91,7 +91,7 @@ async def test_llm_calls_put_no_ids_or_prompt_text_into_label_values(tmp_path: P
             scope="team-research",
         )
         for n in range(3):
-            server.add("/chat/completions", completion(f"{private} answer {n}"))
+            server.add("/chat/completions", completion(f"{private} reply-text-{n}"))
             ctx = WorkflowContext(
                 workflow_id=ids["workflow"],
                 correlation_id=ids["correlation"],
@@ -114,7 +114,7 @@ async def test_llm_calls_put_no_ids_or_prompt_text_into_label_values(tmp_path: P
     }
     assert "kimi" in values  # the calls were measured
     assert "team-research" in values
-    for marker in [*ids.values(), "tax return", "2024", "answer"]:
+    for marker in [*ids.values(), "tax return", "2024", "reply-text"]:
         leaked = [value for value in values if marker in value]
         assert not leaked, f"{marker!r} leaked into label values {leaked}"
 

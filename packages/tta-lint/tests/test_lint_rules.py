@@ -581,7 +581,7 @@ CASES = [
 def project_config() -> LintConfig:
     import tomllib
 
-    table = tomllib.loads((Path(__file__).with_name("project-lint.toml")).read_text())
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return parse_config(table["tool"]["tta"]["lint"], root=ROOT)
 
 
