@@ -20,32 +20,10 @@ from tta_dev_integrations.llm.providers.base import Provider, Reply, StreamPiece
 from tta_dev_integrations.llm.types import LLMRequest, Usage
 from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
 from tta_dev_primitives import SequentialPrimitive, WorkflowContext
+from tta_dev_primitives.observability.span_file import span_to_dict
 from tta_dev_primitives.testing import FunctionPrimitive, capture_spans
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-def sdk_span_line(span: Any) -> dict[str, Any]:
-    """One captured SDK span in the JSON-lines exporter's format."""
-    parent = span.parent
-    return {
-        "trace_id": f"{span.context.trace_id:032x}",
-        "span_id": f"{span.context.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "name": span.name,
-        "kind": span.kind.name,
-        "start_time_unix_nano": span.start_time,
-        "end_time_unix_nano": span.end_time,
-        "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "attributes": {
-            k: list(v) if isinstance(v, tuple) else v for k, v in span.attributes.items()
-        },
-        "events": [
-            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
-            for e in span.events
-        ],
-        "resource": dict(span.resource.attributes),
-    }
 
 
 def line(
@@ -153,7 +131,7 @@ async def llm_trace_file(home: Path, tmp_path: Path) -> Path:
             await workflow.execute("What is TTA.dev?", WorkflowContext())
     finally:
         await ledger.close()
-    return write(home / "traces" / "spans.jsonl", [sdk_span_line(span) for span in captured.spans])
+    return write(home / "traces" / "spans.jsonl", [span_to_dict(span) for span in captured.spans])
 
 
 def test_a_real_llm_workflow_shows_as_a_tree_readable_at_80_columns(llm_trace_file: Path) -> None:

@@ -25,6 +25,7 @@ from tta_dev_primitives import (
     SequentialPrimitive,
     WorkflowContext,
 )
+from tta_dev_primitives.observability.span_file import span_to_dict
 from tta_dev_primitives.observability.timeline_html import render_timeline, write_timeline
 from tta_dev_primitives.observability.trace_view import (
     SpanRecord,
@@ -37,29 +38,6 @@ from tta_dev_primitives.testing import FakeClock, FunctionPrimitive, capture_spa
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_NAME = "<script>alert('name')</script>"
 HOSTILE_VALUE = "</script><img src=x onerror=alert(1)>"
-
-
-def sdk_span_line(span: Any) -> dict[str, Any]:
-    """One captured SDK span in the JSON-lines exporter's format."""
-    parent = span.parent
-    return {
-        "trace_id": f"{span.context.trace_id:032x}",
-        "span_id": f"{span.context.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "name": span.name,
-        "kind": span.kind.name,
-        "start_time_unix_nano": span.start_time,
-        "end_time_unix_nano": span.end_time,
-        "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "attributes": {
-            k: list(v) if isinstance(v, tuple) else v for k, v in span.attributes.items()
-        },
-        "events": [
-            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
-            for e in span.events
-        ],
-        "resource": dict(span.resource.attributes),
-    }
 
 
 def record(
@@ -99,7 +77,7 @@ async def realistic_traces(tmp_path: Path) -> list[TraceTree]:
         await ok.execute("hi", WorkflowContext())
         with pytest.raises(ValueError, match="ledger"):
             await failing.execute("hi", WorkflowContext())
-    lines = [sdk_span_line(s) for s in captured.spans]
+    lines = [span_to_dict(s) for s in captured.spans]
     for line in lines:
         if line["name"] == "chat gpt-4o-mini":
             line["attributes"].update(

@@ -13,6 +13,7 @@ from tta_dev_primitives import (
     SequentialPrimitive,
     WorkflowContext,
 )
+from tta_dev_primitives.observability.span_file import span_to_dict
 from tta_dev_primitives.observability.trace_view import (
     SpanRecord,
     build_traces,
@@ -27,29 +28,6 @@ from tta_dev_primitives.observability.trace_view import (
 from tta_dev_primitives.testing import FakeClock, FunctionPrimitive, capture_spans
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-def sdk_span_line(span: Any) -> dict[str, Any]:
-    """One captured SDK span in the JSON-lines exporter's format."""
-    parent = span.parent
-    return {
-        "trace_id": f"{span.context.trace_id:032x}",
-        "span_id": f"{span.context.span_id:016x}",
-        "parent_span_id": f"{parent.span_id:016x}" if parent is not None else None,
-        "name": span.name,
-        "kind": span.kind.name,
-        "start_time_unix_nano": span.start_time,
-        "end_time_unix_nano": span.end_time,
-        "status": {"code": span.status.status_code.name, "description": span.status.description},
-        "attributes": {
-            k: list(v) if isinstance(v, tuple) else v for k, v in span.attributes.items()
-        },
-        "events": [
-            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
-            for e in span.events
-        ],
-        "resource": dict(span.resource.attributes),
-    }
 
 
 def write_spans(path: Path, lines: list[Any]) -> Path:
@@ -106,7 +84,7 @@ async def test_real_primitive_spans_read_back_as_the_same_tree(tmp_path: Path) -
     )
     with capture_spans() as captured:
         await workflow.execute("hi", ctx)
-    path = write_spans(tmp_path / "spans.jsonl", [sdk_span_line(s) for s in captured.spans])
+    path = write_spans(tmp_path / "spans.jsonl", [span_to_dict(s) for s in captured.spans])
 
     traces, read = load_traces([path])
 
@@ -137,7 +115,7 @@ async def test_a_failed_workflow_reports_error_and_the_status_description(tmp_pa
     )
     with capture_spans() as captured, pytest.raises(Exception, match="failed"):
         await workflow.execute("x", WorkflowContext())
-    path = write_spans(tmp_path / "spans.jsonl", [sdk_span_line(s) for s in captured.spans])
+    path = write_spans(tmp_path / "spans.jsonl", [span_to_dict(s) for s in captured.spans])
 
     (trace,), _ = load_traces([path])
 
