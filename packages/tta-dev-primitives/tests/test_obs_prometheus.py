@@ -110,6 +110,37 @@ async def test_openmetrics_on_request_with_trace_exemplars(server: MetricsServer
     }
 
 
+async def test_exemplars_are_attached_at_most_once_a_second_per_primitive(
+    server: MetricsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tta_dev_primitives.core import base
+
+    step = LambdaPrimitive(ok, name="busy_step")
+    with capture_spans() as spans:
+        for _ in range(5):
+            await step.execute(1, WorkflowContext())
+    first, *_, last = spans.named("busy_step")
+
+    def exemplar_ids() -> set[str]:
+        return {
+            sample.exemplar.labels["span_id"]
+            for family in parse_openmetrics(scraped.text)
+            for sample in family.samples
+            if sample.labels.get("primitive") == "busy_step" and sample.exemplar is not None
+        }
+
+    scraped = await scrape(server.url, OPENMETRICS)
+    assert exemplar_ids() == {format(first.get_span_context().span_id, "016x")}
+    # Once the interval has passed, the next traced execution links its trace again.
+    monkeypatch.setattr(base, "EXEMPLAR_INTERVAL_S", 0.0)
+    step._metrics.next_exemplar = 0.0  # type: ignore[union-attr]
+    with capture_spans() as spans:
+        await step.execute(1, WorkflowContext())
+    scraped = await scrape(server.url, OPENMETRICS)
+    assert exemplar_ids() == {format(spans.one("busy_step").get_span_context().span_id, "016x")}
+    assert last is not first
+
+
 async def test_no_exemplar_without_tracing(server: MetricsServer) -> None:
     await LambdaPrimitive(ok, name="untraced_step").execute(1, WorkflowContext())
     response = await scrape(server.url, OPENMETRICS)

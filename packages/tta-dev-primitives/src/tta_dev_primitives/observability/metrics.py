@@ -223,9 +223,11 @@ def histogram(spec: MetricSpec) -> Histogram:
 class PrimitiveMetrics:
     """The histogram children one primitive observes, one per outcome, bound once."""
 
-    __slots__ = ("cancelled", "error", "success")
+    __slots__ = ("cancelled", "error", "next_exemplar", "success")
 
     def __init__(self, primitive: str, primitive_type: str) -> None:
+        #: ``perf_counter()`` time after which a traced execution may attach an exemplar.
+        self.next_exemplar = 0.0
         duration = histogram(EXECUTION_DURATION)
         self.success = duration.labels(primitive, primitive_type, "success")
         self.error = duration.labels(primitive, primitive_type, "error")
