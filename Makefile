@@ -20,8 +20,11 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/tta lint packages examples benchmarks
 
+# The examples are documentation: they type-check too (their compositions prove that
+# >> accepts a step taking a wider input than the previous step returns).
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy examples/llm examples/agents examples/integrations
 
 unit: $(VENV)/.synced
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -29,8 +29,8 @@ __all__ = [
     "takes_context",
 ]
 
-TIn = TypeVar("TIn")
-TOut = TypeVar("TOut")
+TIn = TypeVar("TIn", contravariant=True)
+TOut = TypeVar("TOut", covariant=True)
 TNext = TypeVar("TNext")
 
 AsyncStep = Callable[[TIn], Awaitable[TOut]] | Callable[[TIn, WorkflowContext], Awaitable[TOut]]
