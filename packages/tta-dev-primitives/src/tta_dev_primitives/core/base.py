@@ -29,8 +29,11 @@ __all__ = [
     "takes_context",
 ]
 
-TIn = TypeVar("TIn", contravariant=True)
-TOut = TypeVar("TOut", covariant=True)
+# A primitive that takes a wider input, or returns a narrower output, can stand where a
+# narrower-input or wider-output one is expected, so ``a >> b`` type-checks when ``b``
+# accepts more than ``a`` returns. The names stay TIn/TOut, as everywhere in the docs.
+TIn = TypeVar("TIn", contravariant=True)  # noqa: PLC0105
+TOut = TypeVar("TOut", covariant=True)  # noqa: PLC0105
 TNext = TypeVar("TNext")
 
 AsyncStep = Callable[[TIn], Awaitable[TOut]] | Callable[[TIn, WorkflowContext], Awaitable[TOut]]
