@@ -137,8 +137,9 @@ async def test_exemplars_are_attached_at_most_once_a_second_per_primitive(
     with capture_spans() as spans:
         await step.execute(1, WorkflowContext())
     scraped = await scrape(server.url, OPENMETRICS)
-    assert exemplar_ids() == {format(spans.one("busy_step").get_span_context().span_id, "016x")}
-    assert last is not first
+    # Exemplars are kept per bucket: the new one joins (or replaces) the first.
+    assert format(spans.one("busy_step").get_span_context().span_id, "016x") in exemplar_ids()
+    assert format(last.get_span_context().span_id, "016x") not in exemplar_ids()
 
 
 async def test_no_exemplar_without_tracing(server: MetricsServer) -> None:
