@@ -64,6 +64,7 @@ from typing import Any, Literal
 import httpx
 
 from machine import describe_machine
+from report import finish_run
 from tta_dev_integrations.llm import LLMPrimitive, create_provider, load_catalog
 from tta_dev_integrations.llm.providers.base import HTTPProvider
 from tta_dev_integrations.llm.types import LLMRequest
@@ -967,25 +968,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     print_table(results, settings, info)
     print_check(check)
-    elapsed = perf_counter() - started
-    targeted = [r for r in results if r.passed is not None]
-    print(
-        f"\n{sum(bool(r.passed) for r in targeted)} of {len(targeted)} targets met; "
-        f"run took {elapsed:.1f} s"
-    )
-
-    if args.json is not None:
-        report = {
-            "date": date.today().isoformat(),
-            "mode": "quick" if args.quick else "full",
-            "statistic": "best (min time, max rate)",
-            "settings": asdict(settings),
-            "machine": info,
-            "seconds": elapsed,
-            "measurements": {r.key: asdict(r) for r in results},
-            "httpx_check": asdict(check),
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    finish_run(
+        results, started=started, settings=settings, info=info, quick=args.quick,
+        json_path=args.json, statistic="best (min time, max rate)",
+        extra={"httpx_check": asdict(check)},
+    )  # fmt: skip
     return 0
 
 

@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import operator
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict
-from datetime import date
 from functools import reduce
 from pathlib import Path
 from time import perf_counter
@@ -38,7 +35,17 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from bench_primitives import FULL, QUICK, Result, Settings, compare, machine, result
+from bench_primitives import (
+    FULL,
+    QUICK,
+    Result,
+    Settings,
+    compare,
+    machine,
+    print_table,
+    result,
+)
+from report import finish_run
 from tta_dev_primitives import LambdaPrimitive, WorkflowContext
 from tta_dev_primitives.core.base import _exemplar
 from tta_dev_primitives.observability import histogram
@@ -188,40 +195,6 @@ async def bench_exporter_write(settings: Settings, directory: Path) -> Result:
     )
 
 
-def print_table(results: Sequence[Result], settings: Settings, info: dict[str, object]) -> None:
-    print(
-        f"\nTTA.dev observability benchmark  {date.today().isoformat()}  Python {info['python']}  "
-        f"{info['cpu']} ({info['cores']} cores)"
-    )
-    print(
-        f"best (minimum) of {settings.repeats} samples of ~{settings.sample_seconds * 1e3:g} ms "
-        "each, GC paused; medians in brackets\n"
-    )
-    headers = ("measurement", "ours", "baseline", "overhead / ratio", "target", "result")
-    rows = []
-    for r in results:
-        ratio = r.kind == "ratio"
-        unit = "x" if ratio else f" {r.unit}"
-        overhead = (
-            f"{r.overhead:.2f}x [{r.overhead_median:.2f}x]"
-            if ratio
-            else f"{r.overhead:+.2f} {r.unit} [{r.overhead_median:+.2f}]"
-        )
-        rows.append(
-            (
-                r.label,
-                f"{r.ours:.3g} {r.unit} [{r.ours_median:.3g}]",
-                f"{r.baseline:.3g} {r.unit} [{r.baseline_median:.3g}]",
-                overhead,
-                "-" if r.target is None else f"<= {r.target:g}{unit}",
-                "-" if r.passed is None else "PASS" if r.passed else "MISS",
-            )
-        )
-    widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
-    for row in (headers, tuple("-" * w for w in widths), *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
 async def run_in_loop(settings: Settings) -> list[Result]:
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
@@ -243,24 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = perf_counter()
     results = asyncio.run(run_in_loop(settings))
     info = machine()
-    print_table(results, settings, info)
-    elapsed = perf_counter() - started
-    targeted = [r for r in results if r.passed is not None]
-    print(
-        f"\n{sum(bool(r.passed) for r in targeted)} of {len(targeted)} targets met; "
-        f"run took {elapsed:.1f} s"
-    )
-    if args.json is not None:
-        report = {
-            "date": date.today().isoformat(),
-            "mode": "quick" if args.quick else "full",
-            "statistic": "min",
-            "settings": asdict(settings),
-            "machine": info,
-            "seconds": elapsed,
-            "measurements": {r.key: asdict(r) for r in results},
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_table(results, settings, info, title="observability", imports=False)
+    finish_run(
+        results, started=started, settings=settings, info=info, quick=args.quick,
+        json_path=args.json,
+    )  # fmt: skip
     return 0
 
 

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import operator
 import statistics
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 from pathlib import Path
@@ -41,6 +40,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from machine import describe_machine
+from report import finish_run
 from tta_dev_primitives import (
     LambdaPrimitive,
     ParallelPrimitive,
@@ -372,15 +372,24 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if value < 10 else f"{value:.1f}"
 
 
-def print_table(results: Sequence[Result], settings: Settings, info: dict[str, Any]) -> None:
+def print_table(
+    results: Sequence[Result],
+    settings: Settings,
+    info: dict[str, Any],
+    *,
+    title: str = "primitives",
+    imports: bool = True,
+) -> None:
     print(
-        f"\nTTA.dev primitives benchmark  {date.today().isoformat()}  Python {info['python']}  "
+        f"\nTTA.dev {title} benchmark  {date.today().isoformat()}  Python {info['python']}  "
         f"{info['cpu']} ({info['cores']} cores)"
+    )
+    import_note = (
+        f"import: best of {settings.import_runs} fresh interpreters each; " if imports else ""
     )
     print(
         f"best (minimum) of {settings.repeats} samples of ~{settings.sample_seconds * 1e3:g} ms "
-        f"each, GC paused; import: best of {settings.import_runs} fresh interpreters each; "
-        "medians in brackets\n"
+        f"each, GC paused; {import_note}medians in brackets\n"
     )
     headers = ("measurement", "ours", "baseline", "overhead / ratio", "target", "result")
     rows = []
@@ -428,24 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [*asyncio.run(run_in_loop(settings)), bench_import(settings)]
     info = machine()
     print_table(results, settings, info)
-    elapsed = perf_counter() - started
-    targeted = [r for r in results if r.passed is not None]
-    print(
-        f"\n{sum(bool(r.passed) for r in targeted)} of {len(targeted)} targets met; "
-        f"run took {elapsed:.1f} s"
-    )
-
-    if args.json is not None:
-        report = {
-            "date": date.today().isoformat(),
-            "mode": "quick" if args.quick else "full",
-            "statistic": "min",
-            "settings": asdict(settings),
-            "machine": info,
-            "seconds": elapsed,
-            "measurements": {r.key: asdict(r) for r in results},
-        }
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    finish_run(
+        results, started=started, settings=settings, info=info, quick=args.quick,
+        json_path=args.json,
+    )  # fmt: skip
     return 0
 
 
