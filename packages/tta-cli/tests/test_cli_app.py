@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "docs" / "CLI_REFERENCE.md"
 
 
-def _tta(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tta_cli.app", *args],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "OTEL_TRACES_EXPORTER": "none", **env},
-    )  # fmt: skip
+@pytest.fixture
+def tta_quiet(tta):
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return tta(*args, env={"OTEL_TRACES_EXPORTER": "none", **env}, timeout=60)
+
+    return run
 
 
 def test_help_lists_every_command():
@@ -42,19 +40,19 @@ def test_every_command_answers_help(command):
     assert "Usage" in result.output
 
 
-def test_unknown_command_is_a_usage_error_with_exit_code_2():
-    result = _tta("frobnicate")
+def test_unknown_command_is_a_usage_error_with_exit_code_2(tta_quiet):
+    result = tta_quiet("frobnicate")
     assert result.returncode == 2
     assert "frobnicate" in result.stderr
 
 
-def test_a_failure_is_one_line_and_exit_code_1_and_debug_shows_the_traceback(tmp_path):
+def test_a_failure_is_one_line_and_exit_code_1_and_debug_shows_the_traceback(tmp_path, tta_quiet):
     missing = str(tmp_path / "nope.json")
-    result = _tta("demo", "--tasks", missing, TTA_HOME=str(tmp_path))
+    result = tta_quiet("demo", "--tasks", missing, TTA_HOME=str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("tta: error: cannot read")
     assert result.stderr.count("\n") == 1
-    debug = _tta("--debug", "demo", "--tasks", missing, TTA_HOME=str(tmp_path))
+    debug = tta_quiet("--debug", "demo", "--tasks", missing, TTA_HOME=str(tmp_path))
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
 

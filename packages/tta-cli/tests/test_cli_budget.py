@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -107,12 +104,8 @@ def test_forecast_extrapolates_the_month_so_far():
     assert finished["forecast_usd"] == 1.0
 
 
-def test_budget_json_as_a_real_subprocess(tta_home):
+def test_budget_json_as_a_real_subprocess(tta_home, tta):
     asyncio.run(_spend(tta_home))
-    env = {**os.environ, "TTA_HOME": str(tta_home)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "tta_cli.app", "budget", "--scope", SCOPE, "--json"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
-    )  # fmt: skip
+    completed = tta("budget", "--scope", SCOPE, "--json", timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["spent_usd"] == 0.125

