@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -96,22 +98,36 @@ def _terms(task: Task) -> list[str]:
     return sorted({w.lower() for w in words} - _STOPWORDS)[:8]
 
 
-def _source_files() -> list[tuple[str, Path]]:
+@cache
+def _read_sources() -> tuple[tuple[str, str], ...]:
     import tta_dev_integrations
     import tta_dev_primitives
 
-    files = []
+    sources = []
     for package in (tta_dev_primitives, tta_dev_integrations):
         root = Path(str(package.__file__)).parent
-        files += [(f"{root.name}/{p.relative_to(root)}", p) for p in sorted(root.rglob("*.py"))]
-    return files
+        for path in sorted(root.rglob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace").lower()
+            sources.append((f"{root.name}/{path.relative_to(root)}", text))
+    return tuple(sources)
+
+
+_read_lock = threading.Lock()
+
+
+def _source_texts() -> tuple[tuple[str, str], ...]:
+    """TTA.dev's installed sources, lower-cased, read once per process.
+
+    All tasks search at the same time; the first reader holds the others until it is done.
+    """
+    with _read_lock:
+        return _read_sources()
 
 
 def _scan_sources(terms: Sequence[str]) -> tuple[str, ...]:
     """The three source files of TTA.dev that mention the most of ``terms`` (blocking)."""
     hits: Counter[str] = Counter()
-    for name, path in _source_files():
-        text = path.read_text(encoding="utf-8", errors="replace").lower()
+    for name, text in _source_texts():
         hits[name] = sum(term in text for term in terms)
     return tuple(name for name, count in hits.most_common(3) if count)
 
