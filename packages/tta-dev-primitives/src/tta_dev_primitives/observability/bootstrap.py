@@ -129,24 +129,26 @@ def _processor(config: TelemetryConfig) -> SpanProcessor | None:
     return redacting(processor) if redacting is not None else processor
 
 
-def _redacting_span_processor() -> Any:
+def _redaction(name: str) -> Any:
+    """``tta_secrets.redaction.<name>`` when that package is installed, else ``None``."""
     if importlib.util.find_spec("tta_secrets") is None:
         return None
     try:
-        from tta_secrets.redaction import RedactingSpanProcessor
-    except (ImportError, AttributeError):
+        from tta_secrets import redaction
+
+        # The span processor loads the OpenTelemetry SDK on first access.
+        return getattr(redaction, name, None)
+    except ImportError:
         return None
-    return RedactingSpanProcessor
+
+
+def _redacting_span_processor() -> Any:
+    return _redaction("RedactingSpanProcessor")
 
 
 def _redacting_log_filter() -> logging.Filter | None:
-    if importlib.util.find_spec("tta_secrets") is None:
-        return None
-    try:
-        from tta_secrets.redaction import RedactingLogFilter
-    except (ImportError, AttributeError):
-        return None
-    return RedactingLogFilter()
+    log_filter = _redaction("RedactingLogFilter")
+    return log_filter() if log_filter is not None else None
 
 
 class ObservabilityHandle:
