@@ -24,6 +24,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -209,6 +210,24 @@ def _remaining(conn: sqlite3.Connection, scope: str, month: str) -> int:
     return max(0, int(limit) - int(spent) - int(reserved))
 
 
+def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch the file to WAL, waiting out other connections doing the same.
+
+    Changing the journal mode of a fresh file answers "database is locked" at once when
+    another connection is changing it too: SQLite does not call the busy handler there
+    (about one round in ten with six connections opening a new file together). The
+    switch is retried until the busy timeout, like every other wait for the lock.
+    """
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 class SQLiteLedger:
     """The :class:`~tta_dev_integrations.llm.budget.ledger.Ledger` in one SQLite file.
 
@@ -247,7 +266,7 @@ class SQLiteLedger:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, time.monotonic() + self.busy_timeout_s)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             apply_sqlite(conn)
         except BaseException:
