@@ -16,6 +16,7 @@ PUBLIC_MODULES = [
     "tta_dev_primitives.performance",
     "tta_dev_primitives.observability",
     "tta_dev_primitives.exceptions",
+    "tta_dev_primitives.fleet",
     "tta_dev_primitives.testing",
 ]
 

@@ -10,6 +10,8 @@
         ├── PrimitiveTimeoutError (TimeoutError)
         │                                 TimeoutPrimitive gave up; the inner work was cancelled
         ├── CircuitOpenError              CircuitBreakerPrimitive is failing fast
+        ├── RateLimitExceededError        RateLimitPrimitive refused a call (no room in time)
+        ├── SharedStateUnavailableError   the fleet's shared state (Redis) did not answer
         └── AllAlternativesFailedError (ExceptionGroup)
                                           FallbackPrimitive: every alternative failed;
                                           ``.exceptions`` holds each failure in order
@@ -33,7 +35,9 @@ __all__ = [
     "CircuitOpenError",
     "CompositionError",
     "PrimitiveTimeoutError",
+    "RateLimitExceededError",
     "RouteNotFoundError",
+    "SharedStateUnavailableError",
     "TTAError",
 ]
 
@@ -99,6 +103,36 @@ class CircuitOpenError(TTAError):
             f"circuit {primitive!r} is open after {failures} consecutive failures; "
             f"the call was not attempted. It will try again in {retry_after:.3g}s; "
             "wrap it in a FallbackPrimitive to serve something meanwhile"
+        )
+
+
+class RateLimitExceededError(TTAError):
+    """A rate limit had no room for the call now, or not within the wait allowed."""
+
+    def __init__(self, primitive: str, retry_after: float, limit: str) -> None:
+        self.primitive = primitive
+        self.retry_after = retry_after
+        self.limit = limit
+        super().__init__(
+            f"{primitive!r} refused the call: {limit} is used up; room again in "
+            f"{retry_after:.3g}s. Pass max_wait_seconds= to wait for it, or lower the load"
+        )
+
+
+class SharedStateUnavailableError(TTAError):
+    """The shared state of the fleet (Redis) did not answer in time or refused the call.
+
+    Raised where the operator chose to fail closed; otherwise the feature falls back
+    to process-local state (see ``docs/architecture/SCALE_OUT.md``).
+    """
+
+    def __init__(self, feature: str, where: str, reason: str) -> None:
+        self.feature = feature
+        self.where = where
+        super().__init__(
+            f"{feature}: the shared state at {where} is unavailable ({reason}); "
+            "check that Redis runs and TTA_REDIS_URL points to it, or let the feature "
+            "fall back to per-process state (on_unavailable='local')"
         )
 
 

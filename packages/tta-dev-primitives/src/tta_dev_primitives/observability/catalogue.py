@@ -36,6 +36,7 @@ __all__ = [
 #: Modules that declare metrics with ``declare_metric``, by package.
 METRIC_MODULES: tuple[str, ...] = (
     "tta_dev_primitives.observability.metrics",
+    "tta_dev_primitives.performance.telemetry",
     "tta_dev_integrations.llm.metrics",
     "tta_dev_integrations.llm.budget.telemetry",
     "tta_dev_integrations.database.telemetry",
@@ -61,6 +62,7 @@ BOUNDED_LABELS: dict[str, str] = {
     "threshold": "a budget alert threshold from configuration (0.5, 0.8, 1.0)",
     "system": "a database system: postgresql, sqlite or supabase",
     "operation": "a database operation from a fixed set (select, insert, ...)",
+    "feature": "a fleet feature kept in Redis: cache, rate_limit or breaker",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, takes_context
 from tta_dev_primitives.core.context import WorkflowContext
@@ -60,6 +60,8 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
     * Identical requests that arrive while one is running wait for that one
       (single flight): ``inner`` runs once and all of them get its result or its error.
       Errors are not cached. If every waiter is cancelled, the shared run is cancelled.
+      A backend with a ``fill(key, produce, ttl_seconds)`` method (the Redis one) extends
+      this across processes: one run for the whole fleet.
     """
 
     kind = "cache"
@@ -137,6 +139,11 @@ class CachePrimitive(WrapperPrimitive[TIn, TOut]):
                 self._land(key, flight)
 
     async def _fill(self, key: str, input_data: TIn, context: WorkflowContext) -> TOut:
+        shared_fill = getattr(self.backend, "fill", None)
+        if shared_fill is not None:
+            # A shared backend (Redis) runs it once for every process and stores it.
+            produce = lambda: self.inner.execute(input_data, context)  # noqa: E731
+            return cast("TOut", await shared_fill(key, produce, self.ttl_seconds))
         value = await self.inner.execute(input_data, context)
         await self.backend.set(key, value, self.ttl_seconds)
         return value
