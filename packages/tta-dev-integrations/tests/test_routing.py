@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -12,7 +13,18 @@ from tta_dev_integrations.llm.budget.profiles import BudgetProfile, parse_profil
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.complexity import estimate_complexity
 from tta_dev_integrations.llm.justification import justification_problems, parse_justification
-from tta_dev_integrations.llm.routing import RoutingInputs, decide, expected_quality
+from tta_dev_integrations.llm.policy import (
+    Evidence,
+    Exploration,
+    posterior_quality,
+    reliability,
+)
+from tta_dev_integrations.llm.routing import (
+    RoutingInputs,
+    decide,
+    evidence_from_model_stats,
+    expected_quality,
+)
 
 
 def model(alias: str, *, free: bool, quality: float, caps: tuple[str, ...] = ()) -> ModelInfo:
@@ -68,10 +80,19 @@ def test_careful_uses_the_cheapest_free_model_that_meets_the_bar() -> None:
     assert kept(decision)["paid-cheap"] == "a free model meets the quality bar"
 
 
-def test_careful_low_tier_takes_the_cheapest_adequate_even_if_weaker() -> None:
+def test_quality_above_the_bar_counts_between_models_of_the_same_price() -> None:
     decision = decide(inputs(tier="low"))
-    assert decision.chosen in ("free-weak", "free-good")
-    assert decision.reason_code == "cheapest_meeting_bar"
+    assert decision.chosen == "free-good"  # 0.8 beats 0.6, both free, both over 0.5
+    assert decision.reason_code == "best_value_meeting_bar"
+
+
+def test_a_pricier_paid_model_must_be_proportionally_better() -> None:
+    # paid-best is 5x the price for 0.97 against 0.9: value per cost keeps paid-cheap;
+    # at 1.1x the price its quality wins.
+    assert decide(inputs(tier="high", justification_valid=True)).chosen == "paid-cheap"
+    close = {"paid-cheap": 0.01, "paid-best": 0.011}
+    decision = decide(inputs(tier="high", justification_valid=True, worst_case_usd=close))
+    assert decision.chosen == "paid-best"
 
 
 def test_careful_high_tier_with_justification_picks_the_cheapest_paid_meeting_the_bar() -> None:
@@ -133,28 +154,135 @@ def test_nothing_allowed_gives_no_choice() -> None:
 # -- learning --------------------------------------------------------------------------
 
 
-def test_observed_failures_lower_expected_quality_and_change_the_choice() -> None:
-    bad = ModelStats("free-good", calls=60, successes=10, feedback_good=0, feedback_bad=5,
-                     mean_latency_s=1.0)  # fmt: skip
-    assert expected_quality(FREE_GOOD, "medium", bad) < FREE_GOOD.quality["medium"]
-    decision = decide(inputs(tier="low", stats={"free-good": bad}))
+def judged(
+    alias: str, n: float, mean: float, *, calls: float = 0.0, errors: float = 0.0
+) -> Evidence:
+    return Evidence(alias, "medium", judged=n, judged_score_sum=n * mean,
+                    calls=max(calls, n), errors=errors)  # fmt: skip
+
+
+def test_judged_answers_correct_a_wrong_prior_without_a_cap() -> None:
+    # prior 0.8, truth 0.6: ten judged answers move it half way, a thousand all the way.
+    assert expected_quality(FREE_GOOD, "medium", judged("free-good", 10, 0.6)) == pytest.approx(0.7)
+    far = expected_quality(FREE_GOOD, "medium", judged("free-good", 1000, 0.6))
+    assert far == pytest.approx(0.6, abs=0.003)
+
+
+def test_calls_without_a_judgement_say_nothing_about_quality() -> None:
+    unjudged = Evidence("free-good", "medium", calls=500.0, errors=0.0)
+    assert expected_quality(FREE_GOOD, "medium", unjudged) == FREE_GOOD.quality["medium"]
+    mean, spread = posterior_quality(0.8, unjudged)
+    assert mean == 0.8
+    assert spread > 0.1
+
+
+def test_observed_bad_answers_change_the_choice() -> None:
+    decision = decide(inputs(tier="low", stats={"free-good": judged("free-good", 60, 0.3)}))
     assert decision.chosen == "free-weak"
+    good = next(c for c in decision.candidates if c.model == "free-good")
+    assert good.judged == 60
+    assert good.expected_quality < 0.5
 
 
-def test_few_calls_do_not_move_the_prior() -> None:
-    few = ModelStats("free-good", calls=2, successes=0, feedback_good=0, feedback_bad=0,
-                     mean_latency_s=None)  # fmt: skip
-    assert expected_quality(FREE_GOOD, "medium", few) == FREE_GOOD.quality["medium"]
-
-
-def test_ties_are_broken_by_observed_success() -> None:
+def test_errors_lower_reliability_not_quality_and_the_reliable_twin_wins() -> None:
     twin = model("free-twin", free=True, quality=0.8)
-    good = ModelStats("free-twin", 10, 10, 0, 0, 0.5)
-    weak = ModelStats("free-good", 10, 9, 0, 0, 0.5)
+    flaky = Evidence("free-good", "medium", calls=40.0, errors=20.0)
+    assert reliability(flaky) < 0.75 < reliability(None)
+    assert expected_quality(FREE_GOOD, "medium", flaky) == 0.8
+    decision = decide(inputs(models=[FREE_GOOD, twin], stats={"free-good": flaky}))
+    assert decision.chosen == "free-twin"
+
+
+def test_pooled_ledger_stats_count_only_their_feedback_as_judged() -> None:
+    stats = ModelStats("free-good", calls=60, successes=58, feedback_good=2, feedback_bad=8,
+                       mean_latency_s=1.0)  # fmt: skip
+    evidence = evidence_from_model_stats(stats, "medium")
+    assert (evidence.judged, evidence.judged_score_sum, evidence.errors) == (10.0, 2.0, 2.0)
+    decision = decide(inputs(tier="low", stats={"free-good": stats}))
+    assert decision.chosen == "free-weak"  # (8 + 2) / 20 = 0.5 * 0.97-ish < 0.6
+
+
+def test_ties_are_broken_by_latency() -> None:
+    twin = model("free-twin", free=True, quality=0.8)
+    fast = Evidence("free-twin", "medium", calls=10.0, mean_latency_s=0.2)
+    slow = Evidence("free-good", "medium", calls=10.0, mean_latency_s=2.0)
     decision = decide(
-        inputs(models=[FREE_GOOD, twin], stats={"free-twin": good, "free-good": weak})
+        inputs(models=[FREE_GOOD, twin], stats={"free-twin": fast, "free-good": slow})
     )
     assert decision.chosen == "free-twin"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"judged": 2.0, "judged_score_sum": 3.0},
+        {"judged": 2.0, "judged_score_sum": -0.1},
+        {"calls": 2.0, "errors": 3.0},
+    ],
+)
+def test_impossible_evidence_is_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must lie in"):
+        Evidence("m", "low", **kwargs)
+
+
+@pytest.mark.parametrize(("share", "left"), [(-0.1, 0.0), (1.5, 0.0), (0.1, -1.0)])
+def test_an_impossible_exploration_budget_is_refused(share: float, left: float) -> None:
+    with pytest.raises(ValueError, match="exploration"):
+        Exploration(share=share, paid_usd_left=left)
+
+
+# -- exploration -----------------------------------------------------------------------
+
+
+def choices(n: int, **overrides: Any) -> dict[str | None, int]:
+    rng = random.Random(3)
+    counts: dict[str | None, int] = {}
+    for _ in range(n):
+        chosen = decide(inputs(rng=rng, **overrides)).chosen
+        counts[chosen] = counts.get(chosen, 0) + 1
+    return counts
+
+
+def test_a_model_under_the_bar_earns_some_traffic_only_when_exploring() -> None:
+    # free-weak (0.6) is far under free-good (0.8) on means: never chosen without exploring.
+    tier = {"tier": "low", "profile": BudgetProfile.FREE}
+    assert choices(300, **tier) == {"free-good": 300}
+    explored = choices(300, exploration=Exploration(share=1.0), **tier)
+    assert 0 < explored.get("free-weak", 0) < 150
+
+
+def test_exploration_share_limits_how_often_the_posterior_is_sampled() -> None:
+    rng = random.Random(5)
+    runs = [
+        decide(inputs(tier="low", rng=rng, exploration=Exploration(share=0.1))) for _ in range(2000)
+    ]
+    explored = sum(d.explored for d in runs)
+    assert 120 < explored < 280
+    assert all(d.reason_code == "explore" for d in runs if d.explored)
+
+
+def test_exploration_stops_where_answers_are_never_judged() -> None:
+    unjudged = {
+        "free-good": Evidence("free-good", "low", calls=40.0),
+        "free-weak": Evidence("free-weak", "low", calls=20.0),
+    }
+    always = {"tier": "low", "profile": BudgetProfile.FREE, "exploration": Exploration(share=1.0)}
+    assert choices(200, stats=unjudged, **always) == {"free-good": 200}
+
+
+def test_paid_exploration_stays_within_the_money_set_aside() -> None:
+    # Medium tier, careful, justified: free-good (0.8) meets the 0.75 bar on its mean, but
+    # its draws often fall under it, which would hand the call to a paid model.
+    base = {"tier": "medium", "justification_valid": True}
+    none_set_aside = choices(400, exploration=Exploration(share=1.0, paid_usd_left=0.0), **base)
+    assert set(none_set_aside) <= {"free-good", "free-weak"}
+    unlimited = choices(400, exploration=Exploration(share=1.0, paid_usd_left=None), **base)
+    assert unlimited.get("paid-cheap", 0) > 0
+
+
+def test_the_same_seed_gives_the_same_decisions() -> None:
+    runs = [choices(100, tier="low", exploration=Exploration(share=0.5)) for _ in range(2)]
+    assert runs[0] == runs[1]
 
 
 # -- profile names, complexity, justification ------------------------------------------

@@ -10,52 +10,73 @@
    a valid justification; under any profile it is dropped when its worst-case cost does
    not fit in what is left of the monthly limit.
 
-Each kept model has an *expected quality* for the tier: the catalog's score, blended
-with the observed success rate once the ledger has seen enough calls
-(:data:`LEARNING_CALLS`). Then:
+Each kept model has an *expected quality* for the tier (the posterior mean of
+:mod:`~tta_dev_integrations.llm.policy`: the catalog's score as a prior, updated by
+judged answers on that tier) and a *reliability* (share of calls without an error).
+Then:
 
-* ``free`` and ``careful`` pick the **cheapest** kept model whose expected quality meets
-  the bar (:data:`QUALITY_BAR`), ties broken by observed success rate, then latency; if
-  none meets it, the kept model with the best expected quality;
-* ``unlimited`` picks the **best** expected quality, ties broken by cost.
+* ``free`` and ``careful``: among kept models whose expected quality meets the bar
+  (:data:`QUALITY_BAR`), the best **value per cost**, where value is expected quality
+  times reliability and cost is the worst case in dollars plus the cheapest kept paid
+  model's worst case (0 for free models). So free models compare by value alone, a
+  pricier paid model must be proportionally better, and quality above the bar counts.
+  If none meets the bar, the best value;
+* ``unlimited`` picks the best value, ties broken by cost.
 
-No I/O here: the caller gathers availability, quotas, stats and the budget left.
+Remaining ties go to the lower latency, then to the order of the list.
+
+With :class:`~tta_dev_integrations.llm.policy.Exploration` and a random generator, a
+share of decisions is made on draws from the posteriors instead of their means
+(Thompson sampling); ``RoutingDecision.explored`` says when that changed the choice.
+
+No I/O here: the caller gathers availability, quotas, evidence and the budget left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from math import sqrt
+from statistics import NormalDist
 from typing import NamedTuple
 
 from tta_dev_integrations.llm.budget.ledger import ModelStats
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.complexity import Complexity
+from tta_dev_integrations.llm.policy import (
+    NO_EXPLORATION,
+    PRIOR_JUDGED,
+    RELIABILITY_PRIOR,
+    RELIABILITY_PRIOR_CALLS,
+    UNJUDGED_CALLS_STOP,
+    Evidence,
+    Exploration,
+)
 
 __all__ = [
-    "LEARNING_CALLS",
     "NOT_JUSTIFIED",
     "QUALITY_BAR",
     "Candidate",
     "RoutingDecision",
     "RoutingInputs",
     "decide",
+    "evidence_from_model_stats",
     "expected_quality",
 ]
 
 QUALITY_BAR: Mapping[Complexity, float] = {"low": 0.5, "medium": 0.75, "high": 0.85}
 """Expected quality a model needs for a tier."""
 
-LEARNING_CALLS = 5
-"""Calls a model needs in the ledger before observed outcomes weigh on its quality."""
-
 
 class Candidate(NamedTuple):
     """One model the router looked at, and what it concluded.
 
     A named tuple: the router makes one per catalog model per decision, and a frozen
-    dataclass costs several times more to create.
+    dataclass costs several times more to create. ``expected_quality`` is the value the
+    decision used (a posterior draw when the decision explored); ``judged`` is how many
+    judged answers on this tier it rests on.
     """
 
     model: str
@@ -65,6 +86,8 @@ class Candidate(NamedTuple):
     worst_case_usd: float
     kept: bool
     reason: str
+    reliability: float = RELIABILITY_PRIOR
+    judged: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +96,7 @@ class RoutingDecision:
 
     ``request_id`` (the ledger entry, for ``record_feedback``), ``reservation_usd`` and
     ``budget_left_usd`` are filled in once the call is made (``None`` for free calls or
-    without a limit).
+    without a limit). ``explored`` is true when a posterior draw, not the means, chose.
     """
 
     profile: str
@@ -92,6 +115,7 @@ class RoutingDecision:
     request_id: str = ""
     reservation_usd: float | None = None
     budget_left_usd: float | None = None
+    explored: bool = False
 
     def with_call(
         self, request_id: str, reservation_usd: float | None, budget_left_usd: float | None
@@ -107,7 +131,13 @@ class RoutingDecision:
 
 @dataclass(frozen=True, slots=True)
 class RoutingInputs:
-    """Everything :func:`decide` needs; gathered by the caller."""
+    """Everything :func:`decide` needs; gathered by the caller.
+
+    ``stats`` maps a model alias to its :class:`~tta_dev_integrations.llm.policy.Evidence`
+    on this request's tier. A ledger's older ``ModelStats`` (pooled over tiers) is read
+    through :func:`evidence_from_model_stats`. ``rng`` draws the exploration; without
+    one (or with ``exploration.share == 0``) the decision is deterministic.
+    """
 
     models: Sequence[ModelInfo]
     profile: BudgetProfile
@@ -119,29 +149,31 @@ class RoutingInputs:
     justification_valid: bool = False
     quota_exhausted: frozenset[str] = frozenset()
     failed: frozenset[str] = frozenset()
-    stats: Mapping[str, ModelStats] = field(default_factory=dict)
+    stats: Mapping[str, Evidence | ModelStats] = field(default_factory=dict)
+    exploration: Exploration = NO_EXPLORATION
+    rng: random.Random | None = None
 
 
-def expected_quality(model: ModelInfo, tier: Complexity, stats: ModelStats | None) -> float:
-    """The catalog's quality for ``tier``, blended with observed success once known.
-
-    After :data:`LEARNING_CALLS` calls the observed rate (successes, corrected by the
-    callers' feedback) weighs ``calls / 100``, at most one half: the prior fades but
-    never vanishes.
-    """
-    prior = model.quality[tier]
-    if stats is None or stats.calls < LEARNING_CALLS:
-        return prior
-    calls = stats.calls
-    observed = (stats.successes - stats.feedback_bad + stats.feedback_good) / (
-        calls + stats.feedback_good
+def evidence_from_model_stats(stats: ModelStats, tier: Complexity) -> Evidence:
+    """Read pooled ledger statistics as evidence: only the feedback counts as judged."""
+    judged = stats.feedback_good + stats.feedback_bad
+    return Evidence(
+        model=stats.model,
+        tier=tier,
+        judged=float(judged),
+        judged_score_sum=float(stats.feedback_good),
+        calls=float(stats.calls),
+        errors=float(max(0, stats.calls - stats.successes)),
+        mean_latency_s=stats.mean_latency_s,
     )
-    if observed < 0.0:
-        observed = 0.0
-    elif observed > 1.0:
-        observed = 1.0
-    weight = calls / 100 if calls < 50 else 0.5
-    return prior + weight * (observed - prior)
+
+
+def expected_quality(model: ModelInfo, tier: Complexity, evidence: Evidence | None) -> float:
+    """The posterior mean quality of ``model`` on ``tier`` (see the policy module)."""
+    prior = model.quality[tier]
+    if evidence is None or evidence.judged <= 0.0:
+        return prior
+    return (PRIOR_JUDGED * prior + evidence.judged_score_sum) / (PRIOR_JUDGED + evidence.judged)
 
 
 def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
@@ -167,34 +199,144 @@ _FREE_MEETS_BAR = "a free model meets the quality bar"
 NOT_JUSTIFIED = "paid, and no valid justification"
 """The reason given for a paid model held back by the careful profile."""
 
+# What decide() knows of one model before gating: the model, its posterior mean quality,
+# the posterior's weight (prior plus judged answers), reliability, judged answers,
+# latency, and the first reason to drop it (None: kept so far).
+_Looked = tuple[ModelInfo, float, float, float, float, float | None, str | None]
+
 
 def decide(inputs: RoutingInputs) -> RoutingDecision:
     """Choose a model for a request under a profile (see the module docstring)."""
-    bar = QUALITY_BAR[inputs.tier]
-    tier, stats, costs = inputs.tier, inputs.stats, inputs.worst_case_usd
-    # One pass for the drops and qualities; the careful profile's gate on paid models
-    # needs to know whether a kept free model meets the bar, so candidates are made after.
-    looked: list[tuple[ModelInfo, float, str | None]] = []
-    free_meets_bar = False
+    tier = inputs.tier
+    bar = QUALITY_BAR[tier]
+    stats = inputs.stats
+    looked: list[_Looked] = []
+    calls_seen = judged_seen = 0.0
     for model in inputs.models:
-        observed = stats.get(model.alias)
-        quality = (
-            model.quality[tier] if observed is None else expected_quality(model, tier, observed)
+        prior = model.quality[tier]
+        seen = stats.get(model.alias)
+        if seen is None:
+            looked.append(
+                (
+                    model,
+                    prior,
+                    PRIOR_JUDGED,
+                    RELIABILITY_PRIOR,
+                    0.0,
+                    None,
+                    _first_drop(model, inputs),
+                )
+            )
+            continue
+        ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
+        judged, calls = ev.judged, ev.calls
+        weight = PRIOR_JUDGED + judged
+        looked.append(
+            (
+                model,
+                (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight,
+                weight,
+                (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + calls - ev.errors)
+                / (RELIABILITY_PRIOR_CALLS + calls),
+                judged,
+                ev.mean_latency_s,
+                _first_drop(model, inputs),
+            )
         )
-        drop = _first_drop(model, inputs)
-        if drop is None and model.free and quality >= bar:
-            free_meets_bar = True
-        looked.append((model, quality, drop))
+        calls_seen += calls
+        judged_seen += judged
+    rng, exploration = inputs.rng, inputs.exploration
+    explore = (
+        rng is not None
+        and exploration.share > 0.0
+        and rng.random() < exploration.share
+        and (judged_seen > 0.0 or calls_seen < UNJUDGED_CALLS_STOP)
+    )
+    if explore:
+        assert rng is not None
+        considered = _consider(looked, inputs, bar, _draws(looked, rng))
+        chosen, reason, code = _choose(considered, inputs, bar, looked)
+        left = exploration.paid_usd_left
+        if chosen is not None and not chosen.free and left is not None:
+            means = _consider(looked, inputs, bar, None)
+            usual, usual_reason, usual_code = _choose(means, inputs, bar, looked)
+            if (
+                usual is not None
+                and usual.model != chosen.model
+                and chosen.worst_case_usd > left
+                and chosen.worst_case_usd > usual.worst_case_usd
+            ):
+                # Exploring this paid model would spend more than is set aside for it.
+                considered, chosen, reason, code = means, usual, usual_reason, usual_code
+                explore = False
+        if explore:
+            reason, code = f"exploring (a posterior draw): {reason}", "explore"
+    else:
+        considered = _consider(looked, inputs, bar, None)
+        chosen, reason, code = _choose(considered, inputs, bar, looked)
+    return RoutingDecision(
+        profile=inputs.profile.value,
+        complexity=tier,
+        complexity_source="given",
+        complexity_reasons=(),
+        candidates=tuple(considered),
+        chosen=chosen.model if chosen else None,
+        reason=reason,
+        reason_code=code,
+        justification_valid=inputs.justification_valid,
+        failed=tuple(sorted(inputs.failed)),
+        explored=explore,
+    )
+
+
+def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
+    if isinstance(seen, ModelStats):
+        return evidence_from_model_stats(seen, tier)
+    return seen
+
+
+# Standard normal quantiles at (i + 0.5) / 1024: a draw is one uniform number and a
+# lookup (~0.1 us against ~0.4 us for random.gauss), with tails to +-3.3 deviations.
+_NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
+
+
+def _draws(looked: list[_Looked], rng: random.Random) -> list[float]:
+    """One draw per model from its posterior (normal approximation, clipped to [0, 1])."""
+    uniform, normal, root = rng.random, _NORMAL, sqrt
+    draws: list[float] = []
+    append = draws.append
+    for _, mean, weight, _, _, _, drop in looked:
+        if drop is None:
+            draw = (
+                mean + root(mean * (1.0 - mean) / (weight + 1.0)) * normal[int(uniform() * 1024.0)]
+            )
+            append(0.0 if draw < 0.0 else 1.0 if draw > 1.0 else draw)
+        else:
+            append(mean)
+    return draws
+
+
+def _consider(
+    looked: list[_Looked], inputs: RoutingInputs, bar: float, draws: list[float] | None
+) -> list[Candidate]:
+    """Candidates with the careful profile's gate on paid models applied."""
+    qualities = draws if draws is not None else [entry[1] for entry in looked]
     careful = inputs.profile is BudgetProfile.CAREFUL
-    justified = inputs.justification_valid
+    paid_gate: str | None = None
+    if careful:
+        free_meets_bar = False
+        for entry, quality in zip(looked, qualities, strict=True):
+            if entry[6] is None and entry[0].free and quality >= bar:
+                free_meets_bar = True
+                break
+        if free_meets_bar:
+            paid_gate = _FREE_MEETS_BAR
+        elif not inputs.justification_valid:
+            paid_gate = NOT_JUSTIFIED
+    costs = inputs.worst_case_usd
     considered = []
-    for model, quality, first_drop in looked:
-        drop = first_drop
-        if careful and drop is None and not model.free:
-            if free_meets_bar:
-                drop = _FREE_MEETS_BAR
-            elif not justified:
-                drop = NOT_JUSTIFIED
+    for (model, _, _, rel, judged, _, first_drop), quality in zip(looked, qualities, strict=True):
+        drop = paid_gate if first_drop is None and not model.free else first_drop
         # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
         considered.append(
             _new_candidate(
@@ -207,70 +349,67 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
                     costs.get(model.alias, 0.0),
                     drop is None,
                     drop or "allowed",
+                    rel,
+                    judged,
                 ),
             )
         )
-    kept = [c for c in considered if c.kept]
-    chosen, reason, code = _choose(kept, inputs, bar)
-    return RoutingDecision(
-        profile=inputs.profile.value,
-        complexity=inputs.tier,
-        complexity_source="given",
-        complexity_reasons=(),
-        candidates=tuple(considered),
-        chosen=chosen.model if chosen else None,
-        reason=reason,
-        reason_code=code,
-        justification_valid=inputs.justification_valid,
-        failed=tuple(sorted(inputs.failed)),
-    )
+    return considered
 
 
 def _choose(
-    kept: list[Candidate], inputs: RoutingInputs, bar: float
+    considered: list[Candidate], inputs: RoutingInputs, bar: float, looked: list[_Looked]
 ) -> tuple[Candidate | None, str, str]:
+    kept = [c for c in considered if c.kept]
     if not kept:
         return None, "no allowed model can serve this request", "none"
+    tier = inputs.tier
     if inputs.profile is BudgetProfile.UNLIMITED:
-        best = _break_ties(kept, inputs, lambda c: (-c.expected_quality, c.worst_case_usd))
+        scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
+        best = _best(kept, scores, looked)
         return (
             best,
-            f"best expected quality for {inputs.tier} ({best.expected_quality:.3f})",
+            f"best expected quality for {tier} ({_figures(best)})",
             "best",
         )
     meeting = [c for c in kept if c.expected_quality >= bar]
     if meeting:
-        best = _break_ties(meeting, inputs, lambda c: (c.worst_case_usd, 0.0))
+        paid = [c.worst_case_usd for c in kept if not c.free and c.worst_case_usd > 0.0]
+        floor = min(paid) if paid else 1.0
+        scores = [
+            (c.expected_quality * c.reliability / (c.worst_case_usd + floor), 0.0) for c in meeting
+        ]
+        best = _best(meeting, scores, looked)
         kind = "free" if best.free else "paid, justified"
         return (
             best,
-            f"cheapest model meeting the {inputs.tier} bar {bar} ({kind})",
-            "cheapest_meeting_bar",
+            f"best quality per cost among models meeting the {tier} bar {bar} "
+            f"({kind}; {_figures(best)})",
+            "best_value_meeting_bar",
         )
-    best = _break_ties(kept, inputs, lambda c: (-c.expected_quality, c.worst_case_usd))
+    scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
+    best = _best(kept, scores, looked)
     return (
         best,
-        f"no allowed model meets the {inputs.tier} bar {bar}; best available "
-        f"({best.expected_quality:.3f})",
+        f"no allowed model meets the {tier} bar {bar}; best available ({_figures(best)})",
         "best_available",
     )
 
 
-def _break_ties(
-    candidates: list[Candidate],
-    inputs: RoutingInputs,
-    rank: Callable[[Candidate], tuple[float, float]],
+def _figures(c: Candidate) -> str:
+    return (
+        f"quality {c.expected_quality:.3f} from {c.judged:g} judged answers, "
+        f"reliability {c.reliability:.3f}"
+    )
+
+
+def _best(
+    candidates: list[Candidate], scores: list[tuple[float, float]], looked: list[_Looked]
 ) -> Candidate:
-    """The best by ``rank``; among exact ties, the better observed success, then latency."""
-    best_rank = min(map(rank, candidates))
-    tied = [c for c in candidates if rank(c) == best_rank]
+    """The highest score; among exact ties the lower latency, then the first listed."""
+    top = max(scores)
+    tied = [c for c, score in zip(candidates, scores, strict=True) if score == top]
     if len(tied) == 1:
         return tied[0]
-
-    def observed(c: Candidate) -> tuple[float, float]:
-        stats = inputs.stats.get(c.model)
-        rate = stats.success_rate if stats is not None and stats.success_rate is not None else 0.0
-        latency = stats.mean_latency_s if stats is not None and stats.mean_latency_s else 1e9
-        return -rate, latency
-
-    return min(tied, key=observed)
+    latency = {entry[0].alias: entry[5] for entry in looked}
+    return min(tied, key=lambda c: latency.get(c.model) or 1e9)

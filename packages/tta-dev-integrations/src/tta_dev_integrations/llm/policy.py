@@ -1,0 +1,144 @@
+"""What the router believes about a model on a tier: quality, reliability, and how unsure.
+
+Two figures per ``(model, tier)``, learnt apart so that neither inflates the other:
+
+* **quality**: the share of *judged* answers that were good. Only judged answers count
+  (``record_feedback(request_id, ok | score)`` or an evaluator hook, a score in [0, 1]);
+  a call that merely returned without an error says nothing about its quality. The
+  catalog's score is a Beta prior worth :data:`PRIOR_JUDGED` judged answers, so the
+  posterior mean is ``(PRIOR_JUDGED * prior + score_sum) / (PRIOR_JUDGED + judged)``:
+  ten judged answers move a wrong prior half way to the truth, a hundred almost all the
+  way, and nothing caps the correction.
+* **reliability**: the share of calls that returned without an error or a timeout, with
+  a prior of :data:`RELIABILITY_PRIOR` worth :data:`RELIABILITY_PRIOR_CALLS` calls. The
+  router ranks models by quality times reliability; the quality bar is met on quality
+  alone.
+
+Counts are floats: the store that gathers them applies a window or a decay (the ledger
+reads the last :data:`WINDOW_DAYS` days; the benchmarks' in-memory store multiplies the
+old counts by a factor per observation), so a model that changes is re-learnt.
+
+Exploration (:class:`Exploration`) is Thompson sampling on a share of the decisions the
+operator sets: on those, each kept model's quality is a draw from its posterior (a
+normal with the Beta's mean and spread, clipped to [0, 1]; ``random.betavariate`` costs
+several times more and changes nothing the router sees), so a model whose prior is under
+the bar earns traffic with the probability that it truly meets it, and an over-rated one
+loses it. A paid model is explored only within ``paid_usd_left``, the money the operator
+sets aside for it. Exploration stops for a tier where answers are never judged (after
+:data:`UNJUDGED_CALLS_STOP` calls without one): with nothing to learn from, exploring
+only costs quality.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tta_dev_integrations.llm.complexity import Complexity
+
+__all__ = [
+    "NO_EXPLORATION",
+    "PRIOR_JUDGED",
+    "RELIABILITY_PRIOR",
+    "RELIABILITY_PRIOR_CALLS",
+    "UNJUDGED_CALLS_STOP",
+    "WINDOW_DAYS",
+    "Evidence",
+    "Exploration",
+    "posterior_quality",
+    "reliability",
+]
+
+PRIOR_JUDGED = 10.0
+"""How many judged answers the catalog's quality score is worth in the posterior."""
+
+RELIABILITY_PRIOR = 0.97
+"""Assumed share of calls that return without an error before any call is seen."""
+
+RELIABILITY_PRIOR_CALLS = 20.0
+"""How many calls :data:`RELIABILITY_PRIOR` is worth."""
+
+WINDOW_DAYS = 30
+"""Evidence older than this is not read from the ledger: models and prompts change."""
+
+UNJUDGED_CALLS_STOP = 50.0
+"""Calls of a tier without a single judged answer after which exploration stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the router has observed of one model on one tier (over the window).
+
+    ``judged`` answers carried a score in [0, 1] whose sum is ``judged_score_sum``;
+    ``calls`` were made, ``errors`` of them failed or timed out. Counts may be
+    fractional when the store decays old observations.
+    """
+
+    model: str
+    tier: Complexity
+    judged: float = 0.0
+    judged_score_sum: float = 0.0
+    calls: float = 0.0
+    errors: float = 0.0
+    mean_latency_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.judged_score_sum <= self.judged + 1e-9):
+            raise ValueError(
+                f"evidence for {self.model}/{self.tier}: judged_score_sum "
+                f"{self.judged_score_sum} must lie in [0, judged={self.judged}] "
+                "(each judged answer scores between 0 and 1)"
+            )
+        if not (0.0 <= self.errors <= self.calls + 1e-9):
+            raise ValueError(
+                f"evidence for {self.model}/{self.tier}: errors {self.errors} must lie in "
+                f"[0, calls={self.calls}]"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Exploration:
+    """The operator's exploration budget.
+
+    ``share``: the fraction of decisions that sample from the posteriors instead of
+    using their means (0 turns exploration off). ``paid_usd_left``: the money left for
+    exploring paid models (``None``: no limit beyond the profile's own rules; 0: explore
+    among free models only, or among paid models the profile would use anyway).
+    """
+
+    share: float = 0.1
+    paid_usd_left: float | None = 0.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.share <= 1.0) or math.isnan(self.share):
+            raise ValueError(f"exploration share must be in [0, 1], got {self.share!r}")
+        if self.paid_usd_left is not None and not self.paid_usd_left >= 0.0:
+            raise ValueError(
+                f"exploration paid_usd_left must be >= 0 or None, got {self.paid_usd_left!r}"
+            )
+
+
+NO_EXPLORATION = Exploration(share=0.0)
+"""Never explore: every decision uses the posterior means (the dry run's view)."""
+
+
+def posterior_quality(prior: float, evidence: Evidence | None) -> tuple[float, float]:
+    """The posterior mean quality and its standard deviation, given the catalog's prior."""
+    if evidence is None or evidence.judged <= 0.0:
+        a = PRIOR_JUDGED * prior
+        n = PRIOR_JUDGED
+    else:
+        a = PRIOR_JUDGED * prior + evidence.judged_score_sum
+        n = PRIOR_JUDGED + evidence.judged
+    mean = a / n
+    return mean, math.sqrt(mean * (1.0 - mean) / (n + 1.0))
+
+
+def reliability(evidence: Evidence | None) -> float:
+    """The posterior mean share of calls that return without an error or a timeout."""
+    if evidence is None or evidence.calls <= 0.0:
+        return RELIABILITY_PRIOR
+    served = evidence.calls - evidence.errors
+    return (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + served) / (
+        RELIABILITY_PRIOR_CALLS + evidence.calls
+    )
