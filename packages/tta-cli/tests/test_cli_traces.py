@@ -144,7 +144,7 @@ def test_a_real_llm_workflow_shows_as_a_tree_readable_at_80_columns(llm_trace_fi
         "SequentialPrimitive",
         "universal-llm",
         "UniversalLLMPrimitive",
-        "chat kimi",
+        "chat moonshotai/kimi-k2:free",
         "kimi",
         "120\u219245 tok",
         "chat gpt-4o-mini",
@@ -159,9 +159,10 @@ def test_a_real_llm_workflow_shows_as_a_tree_readable_at_80_columns(llm_trace_fi
     assert rows[0].startswith("answer-flow  ok")
     assert any("trace " in row for row in rows[:2])
     router_row = next(i for i, row in enumerate(rows) if "universal-llm" in row)
-    kimi_row = next(i for i, row in enumerate(rows) if "chat kimi" in row)
+    kimi_span = "chat moonshotai/kimi-k2:free"  # the GenAI conventions' name: the model id
+    kimi_row = next(i for i, row in enumerate(rows) if kimi_span in row)
     assert kimi_row > router_row
-    assert rows[kimi_row].index("chat kimi") > rows[router_row].index("universal-llm")
+    assert rows[kimi_row].index(kimi_span) > rows[router_row].index("universal-llm")
     kimi_call = rows[kimi_row]
     assert "120\u219245 tok" in kimi_call
     assert "$0" in kimi_call
@@ -181,7 +182,7 @@ def test_json_output_carries_the_same_tree(llm_trace_file: Path) -> None:
     assert trace["models"][:2] == ["kimi", "gpt-4o-mini"]
     depth_of = {s["name"]: s["depth"] for s in trace["spans"]}
     assert depth_of["answer-flow"] == 0
-    assert depth_of["chat kimi"] == depth_of["universal-llm"] + 1
+    assert depth_of["chat moonshotai/kimi-k2:free"] == depth_of["universal-llm"] + 1
     router = next(s for s in trace["spans"] if s["name"] == "universal-llm")
     assert router["attributes"]["tta.routing.chosen"] == "kimi"
 
@@ -195,7 +196,7 @@ def test_html_writes_a_timeline_of_the_selected_traces(
 
     assert result.exit_code == 0, result.output
     page = target.read_text(encoding="utf-8")
-    assert "chat kimi" in page
+    assert "chat moonshotai/kimi-k2:free" in page
     assert "answer-flow" in page
     assert str(target) in result.stdout
     assert "answer-flow  ok" not in result.stdout

@@ -228,9 +228,14 @@ async def test_a_write_is_never_sent_again(server: PostgRESTReplay, db: Supabase
 async def test_rpc_posts_arguments(server: PostgRESTReplay, db: SupabasePrimitive) -> None:
     # "Functions as RPC": POST /rpc/add_them with named arguments, the scalar result.
     server.add("POST", "/rest/v1/rpc/add_them", Answer(200, 3))
-    result = await db.rpc("add_them", {"a": 1, "b": 2})
+    with capture_spans() as spans:
+        result = await db.rpc("add_them", {"a": 1, "b": 2})
     assert server.last.json == {"a": 1, "b": 2}
     assert result.data == 3
+    (span,) = [s for s in spans.spans if s.name == "RPC add_them"]
+    attributes = dict(span.attributes or {})
+    assert attributes["db.stored_procedure.name"] == "add_them"
+    assert "db.collection.name" not in attributes
 
 
 async def test_constraint_errors_are_typed_with_the_constraint_name(
@@ -349,10 +354,13 @@ async def test_as_a_workflow_step_and_traced_without_the_key(
         )
     assert result.rows == [{"id": 1}]
     assert server.last.param("done") == ["eq.false"]
-    client = [s for s in spans.spans if s.name == "SELECT public"]
+    client = [s for s in spans.spans if s.name == "SELECT todos"]
     assert len(client) == 1
     attributes = dict(client[0].attributes or {})
-    assert attributes["db.system.name"] == "supabase"
+    # PostgREST over PostgreSQL: the registered system, Supabase in its own attribute.
+    assert attributes["db.system.name"] == "postgresql"
+    assert attributes["tta.db.service"] == "supabase"
+    assert attributes["db.namespace"] == "public"
     assert attributes["db.collection.name"] == "todos"
     assert attributes["db.operation.name"] == "SELECT"
     for span in spans.spans:

@@ -133,7 +133,10 @@ class SupabasePrimitive(WorkflowPrimitive[Mapping[str, Any], SupabaseResult]):
         attributes: dict[str, str | int] = {"server.address": parts.hostname}
         if parts.port is not None:
             attributes["server.port"] = parts.port
-        self._telemetry = DatabaseTelemetry("supabase", self.schema, attributes)
+        # PostgREST in front of PostgreSQL: the conventions' system is PostgreSQL.
+        self._telemetry = DatabaseTelemetry(
+            "supabase", self.schema, attributes, span_system="postgresql"
+        )
 
     def __repr__(self) -> str:
         return f"SupabasePrimitive({self.url!r})"
@@ -315,9 +318,10 @@ class SupabasePrimitive(WorkflowPrimitive[Mapping[str, Any], SupabaseResult]):
         prefer: list[str] | None = None,
         retry: bool = False,
     ) -> SupabaseResult:
-        table = path if operation == "RPC" else check_name(path, "table")
+        table = path.removeprefix("rpc/") if operation == "RPC" else check_name(path, "table")
         request_headers = {**self._headers(prefer or [], method), **(headers or {})}
-        extra = {"db.collection.name": table, "http.request.method": method}
+        target = "db.stored_procedure.name" if operation == "RPC" else "db.collection.name"
+        extra = {target: table, "http.request.method": method}
 
         async def call() -> SupabaseResult:
             response = await self._transmit(

@@ -6,10 +6,13 @@ Every call (a statement, a Supabase request) is timed into one histogram,
 or ``error``): all code-chosen values, so the label set stays small.
 
 While a tracer provider is installed, each call is also a ``CLIENT`` span, a child of
-the primitive's own span, named ``"{operation} {namespace}"`` and carrying
-``db.system.name`` (and the older ``db.system``), ``db.operation.name``,
-``db.namespace``, ``db.query.text`` (sanitised: no values), ``server.address`` and
-``server.port``. No span is opened while tracing is off.
+the primitive's own span, named ``"{operation} {target}"`` (the table or function when
+the call names one, else the namespace) and carrying ``db.system.name`` (and the older
+``db.system``), ``db.operation.name``, ``db.namespace``, ``db.query.text`` (sanitised:
+no values), ``server.address`` and ``server.port``. A service in front of a database
+(Supabase's PostgREST before PostgreSQL) keeps the registered system name
+(``postgresql``) in ``db.system.name`` and names itself in ``tta.db.service``; its
+metric label stays the service's name. No span is opened while tracing is off.
 """
 
 from __future__ import annotations
@@ -56,15 +59,24 @@ class DatabaseTelemetry:
 
     __slots__ = ("_children", "_retries", "attributes", "namespace", "system")
 
-    def __init__(self, system: str, namespace: str, attributes: Mapping[str, str | int]) -> None:
+    def __init__(
+        self,
+        system: str,
+        namespace: str,
+        attributes: Mapping[str, str | int],
+        *,
+        span_system: str | None = None,
+    ) -> None:
         self.system = system
         self.namespace = namespace
         self.attributes: dict[str, str | int] = {
-            "db.system.name": system,
-            "db.system": system,
+            "db.system.name": span_system or system,
+            "db.system": span_system or system,
             "db.namespace": namespace,
             **attributes,
         }
+        if span_system is not None and span_system != system:
+            self.attributes["tta.db.service"] = system
         self._children: dict[tuple[str, str], Histogram] = {}
         self._retries: Any = None
 
@@ -123,7 +135,12 @@ class DatabaseTelemetry:
             attributes["db.query.text"] = query_text
         if extra:
             attributes.update(extra)
-        name = f"{operation} {self.namespace}" if self.namespace else operation
+        target = (
+            attributes.get("db.collection.name")
+            or attributes.get("db.stored_procedure.name")
+            or self.namespace
+        )
+        name = f"{operation} {target}" if target else operation
         start = perf_counter()
         with tracer.start_as_current_span(
             name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from time import perf_counter
 from typing import Any
@@ -13,6 +12,14 @@ from tta_dev_integrations.llm.metrics import LLMCallMetrics
 from tta_dev_integrations.llm.pricing import cost_of
 from tta_dev_integrations.llm.providers.base import Provider, Reply
 from tta_dev_integrations.llm.providers.registry import create_provider
+from tta_dev_integrations.llm.telemetry import (
+    capture_content_enabled,
+    client_span,
+    input_messages,
+    output_messages,
+    request_attributes,
+    usage_attributes,
+)
 from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
 from tta_dev_primitives import WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.observability import active_tracer
@@ -45,8 +52,11 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
 
     The request may be an :class:`LLMRequest`, a dict with the same keys, or a prompt.
     It composes like any primitive (``>>``, ``|``, retry, fallback, cache). Each call
-    records a span with the OpenTelemetry GenAI attributes (prompts and completions
-    only with ``record_content=True``) and the ``tta_llm_*`` metrics.
+    records a span following the OpenTelemetry GenAI conventions (see
+    :mod:`tta_dev_integrations.llm.telemetry`) and the ``tta_llm_*`` metrics. Prompts
+    and answers are recorded only with ``record_content=True``, or, when it is left
+    ``None``, with ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true``.
+    The span is named ``chat {model id}``; ``name=`` names it (and the metrics) instead.
     """
 
     def __init__(
@@ -55,13 +65,16 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         *,
         catalog: Catalog | None = None,
         provider: Provider | None = None,
-        record_content: bool = False,
+        record_content: bool | None = None,
         name: str | None = None,
     ) -> None:
         self.info: ModelInfo = (catalog or load_catalog())[model]
         self.provider = provider or shared_provider(self.info.provider)
-        self.record_content = record_content
+        self.record_content = (
+            capture_content_enabled() if record_content is None else record_content
+        )
         self.name = name or f"chat {model}"
+        self._span = self._client_span = client_span(self.info, self.provider, name)
         self._llm_metrics = LLMCallMetrics(self.info.provider, self.info.alias)
 
     @property
@@ -71,6 +84,8 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
 
     async def _execute_impl(self, input_data: RequestLike, context: WorkflowContext) -> LLMResponse:
         request = LLMRequest.from_value(input_data)
+        if active_tracer() is not None:
+            self._annotate_request(request, stream=False)
         start = perf_counter()
         try:
             reply = await self.provider.complete(request, self.info.model_id)
@@ -86,6 +101,27 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     def _failed(self, error: LLMError) -> None:
         error.model = error.model or self.info.alias
         self._llm_metrics.outcome(type(error).__name__)
+        if active_tracer() is not None:
+            from opentelemetry import trace
+
+            # A finish reason was expected and none came: the conventions' "error".
+            trace.get_current_span().set_attributes(
+                {
+                    "error.type": type(error).__qualname__,
+                    "gen_ai.response.finish_reasons": ["error"],
+                }
+            )
+
+    def _annotate_request(self, request: LLMRequest, *, stream: bool) -> None:
+        from opentelemetry import trace
+
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        attributes = request_attributes(request, stream=stream)
+        if self.record_content:
+            attributes["gen_ai.input.messages"] = input_messages(request)
+        span.set_attributes(attributes)
 
     def _respond(self, request: LLMRequest, reply: Reply, latency: float) -> LLMResponse:
         usage = reply.usage or estimate_usage(request, reply.content)
@@ -111,38 +147,28 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             raw=reply.raw,
         )
         if active_tracer() is not None:
-            self._annotate_span(request, response)
+            self._annotate_response(response, reply.response_id)
         return response
 
-    def _annotate_span(self, request: LLMRequest, response: LLMResponse) -> None:
+    def _annotate_response(self, response: LLMResponse, response_id: str) -> None:
         from opentelemetry import trace
 
         span = trace.get_current_span()
         if not span.is_recording():
             return
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": self.info.provider,
-            "gen_ai.request.model": self.info.model_id,
             "gen_ai.response.model": response.provider_model,
-            "gen_ai.usage.input_tokens": response.usage.input_tokens,
-            "gen_ai.usage.output_tokens": response.usage.output_tokens,
-            "tta.llm.model": self.info.alias,
+            **usage_attributes(response.usage),
             "tta.llm.cost_usd": response.cost_usd,
             "tta.llm.cost_estimated": response.cost_estimated,
         }
+        if response_id:
+            attributes["gen_ai.response.id"] = response_id
         if response.finish_reason:
             attributes["gen_ai.response.finish_reasons"] = [response.finish_reason]
-        if request.max_tokens is not None:
-            attributes["gen_ai.request.max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            attributes["gen_ai.request.temperature"] = request.temperature
         if self.record_content:
-            attributes["gen_ai.input.messages"] = json.dumps(
-                [{"role": m.role, "content": m.text} for m in request.messages]
-            )
-            attributes["gen_ai.output.messages"] = json.dumps(
-                [{"role": "assistant", "content": response.content}]
+            attributes["gen_ai.output.messages"] = output_messages(
+                response.content, response.tool_calls, response.finish_reason
             )
         span.set_attributes(attributes)
 
@@ -178,9 +204,21 @@ class LLMStream:
             async for delta in self._deltas():
                 yield delta
             return
-        with tracer.start_as_current_span(primitive.display_name):
+        from opentelemetry.trace import SpanKind
+
+        client = primitive._span
+        with tracer.start_as_current_span(
+            client.name,
+            kind=SpanKind.INTERNAL if client.internal else SpanKind.CLIENT,
+            attributes=client.attributes,
+        ) as span:
+            primitive._annotate_request(self.request, stream=True)
             async for delta in self._deltas():
                 yield delta
+            if self.time_to_first_token_s is not None:
+                span.set_attribute(
+                    "gen_ai.response.time_to_first_chunk", self.time_to_first_token_s
+                )
 
     async def _deltas(self) -> AsyncIterator[str]:
         primitive = self.primitive
@@ -190,6 +228,7 @@ class LLMStream:
         usage: Usage | None = None
         finish: str | None = None
         provider_model = ""
+        response_id = ""
         try:
             async for piece in primitive.provider.stream(self.request, info.model_id):
                 if piece.text:
@@ -201,6 +240,7 @@ class LLMStream:
                 usage = piece.usage or usage
                 finish = piece.finish_reason or finish
                 provider_model = piece.provider_model or provider_model
+                response_id = piece.response_id or response_id
         except LLMError as error:
             primitive._failed(error)
             raise
@@ -209,5 +249,6 @@ class LLMStream:
             finish_reason=finish,
             usage=usage,
             provider_model=provider_model,
+            response_id=response_id,
         )
         self.response = primitive._respond(self.request, reply, perf_counter() - start)

@@ -252,6 +252,8 @@ class Usage:
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    #: Input tokens written to the provider's prompt cache (Anthropic reports them).
+    cache_write_input_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, cast
 
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.exceptions import CompositionError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncStep",
+    "ClientSpan",
     "LambdaPrimitive",
     "WorkflowPrimitive",
     "as_decision",
@@ -55,6 +56,11 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
     #: code-chosen string: it is a metric label, so it must not carry ids.
     name: str = ""
     _metrics: PrimitiveMetrics | None = None
+    #: Set by a primitive that stands for one call to another service (an LLM): its
+    #: span is then of kind CLIENT, named and started with these attributes (the ones
+    #: the semantic conventions want at span start, for sampling), instead of an
+    #: INTERNAL span named after the primitive.
+    _client_span: ClientSpan | None = None
 
     @abstractmethod
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
@@ -106,9 +112,13 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
             attributes["tta.attempt"] = attempt
         # start_span + attach/detach is what start_as_current_span does, without its two
         # nested generator context managers (~2 us of a ~17 us span).
-        span = tracer.start_span(
-            self.display_name, context=_remote_parent(context), attributes=attributes
-        )
+        client = self._client_span
+        if client is None:
+            span = tracer.start_span(
+                self.display_name, context=_remote_parent(context), attributes=attributes
+            )
+        else:
+            span = _start_client_span(tracer, client, attributes, _remote_parent(context))
         token = otel_context.attach(set_span_in_context(span))
         start = perf_counter()
         try:
@@ -157,6 +167,34 @@ class WorkflowPrimitive(ABC, Generic[TIn, TOut]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.display_name!r})"
+
+
+class ClientSpan(NamedTuple):
+    """The span of a primitive that calls another service: name, kind and attributes.
+
+    ``internal`` keeps the kind INTERNAL for a "client" that runs in this process (an
+    in-process model), as the GenAI conventions ask.
+    """
+
+    name: str
+    attributes: Mapping[str, str | int | float | bool]
+    internal: bool = False
+
+
+def _start_client_span(
+    tracer: Tracer,
+    client: ClientSpan,
+    attributes: dict[str, str | int],
+    parent: Context | None,
+) -> Span:
+    from opentelemetry.trace import SpanKind
+
+    return tracer.start_span(
+        client.name,
+        context=parent,
+        kind=SpanKind.INTERNAL if client.internal else SpanKind.CLIENT,
+        attributes={**client.attributes, **attributes},
+    )
 
 
 #: At most one exemplar per primitive per this many seconds: Prometheus keeps only the

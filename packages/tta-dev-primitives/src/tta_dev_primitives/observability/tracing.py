@@ -16,14 +16,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer, TracerProvider
 
-__all__ = ["INSTRUMENTATION_NAME", "active_tracer", "use_tracer_provider"]
+__all__ = ["INSTRUMENTATION_NAME", "SCHEMA_URL", "active_tracer", "use_tracer_provider"]
 
 INSTRUMENTATION_NAME = "tta_dev_primitives"
+#: The semantic conventions the spans follow (GenAI, database): version 1.44.0.
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 
 
 class _TracerState:
@@ -60,7 +63,24 @@ def _tracer_of(provider: object) -> Tracer | None:
         return None
     if not isinstance(provider, TracerProvider):
         return None
-    return provider.get_tracer(INSTRUMENTATION_NAME)
+    return _get_tracer(provider)
+
+
+@cache
+def _release() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tta-dev-primitives")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return None
+
+
+def _get_tracer(provider: TracerProvider) -> Tracer:
+    """The primitives' tracer: named, versioned, with the conventions' schema URL."""
+    return provider.get_tracer(
+        INSTRUMENTATION_NAME, instrumenting_library_version=_release(), schema_url=SCHEMA_URL
+    )
 
 
 def active_tracer() -> Tracer | None:
@@ -82,9 +102,7 @@ def use_tracer_provider(provider: TracerProvider | None) -> Iterator[None]:
     Meant for tests and tools that need spans apart from the process-wide provider.
     """
     previous = _state.override_tracer
-    _state.override_tracer = (
-        provider.get_tracer(INSTRUMENTATION_NAME) if provider is not None else None
-    )
+    _state.override_tracer = _get_tracer(provider) if provider is not None else None
     try:
         yield
     finally:

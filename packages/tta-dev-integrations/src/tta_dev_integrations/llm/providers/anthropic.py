@@ -154,6 +154,7 @@ class AnthropicMessagesAPI(WireAPI):
             provider_model=model,
             tool_calls=tuple(calls),
             raw=body,
+            response_id=str(body.get("id") or ""),
         )
 
     def stream_reader(self) -> Callable[[str | None, str], StreamPiece | None]:
@@ -193,6 +194,7 @@ class _StreamReader:
     def __init__(self, api: AnthropicMessagesAPI) -> None:
         self.api = api
         self.model = ""
+        self.response_id = ""
         self.usage: dict[str, Any] | None = None
         self.stop_reason: str | None = None
         self.tools: dict[int, _ToolBlock] = {}
@@ -203,6 +205,7 @@ class _StreamReader:
         if kind == "message_start":
             message = _obj(payload["message"])
             self.model = str(message.get("model") or "")
+            self.response_id = str(message.get("id") or "")
             self._add_usage(message.get("usage"))
         elif kind == "content_block_start":
             block = _obj(payload["content_block"])
@@ -266,6 +269,7 @@ class _StreamReader:
             provider_model=self.model,
             tool_calls=tuple(calls),
             done=True,
+            response_id=self.response_id,
         )
 
 
@@ -380,6 +384,7 @@ def _usage(value: Any) -> Usage | None:
         input_tokens=int(value.get("input_tokens") or 0) + cache_read + cache_write,
         output_tokens=int(value.get("output_tokens") or 0),
         cached_input_tokens=cache_read,
+        cache_write_input_tokens=cache_write,
     )
 
 

@@ -82,6 +82,8 @@ class Reply:
     provider_model: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     raw: Any = field(default=None, repr=False)
+    #: The provider's id for this answer (``chatcmpl-...``, ``msg_...``), when it gives one.
+    response_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class StreamPiece:
     provider_model: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     done: bool = False
+    response_id: str = ""
 
 
 class WireAPI(ABC):
@@ -138,6 +141,8 @@ class Provider(ABC):
     """Serves models of one provider. One instance per provider keeps one pool."""
 
     name: str
+    #: Whether the model runs in this process (its spans are INTERNAL, not CLIENT).
+    in_process: bool = False
 
     @abstractmethod
     async def complete(self, request: LLMRequest, model_id: str) -> Reply:
@@ -150,6 +155,10 @@ class Provider(ABC):
     def is_configured(self) -> bool:
         """Whether the provider has what it needs to be called (a key, a model file)."""
         return True
+
+    def server_address(self) -> tuple[str, int] | None:
+        """The host and port calls go to (``server.address``/``server.port``), if any."""
+        return None
 
     async def is_available(self, probe_timeout_s: float = 0.5) -> bool:
         """Whether it can serve now: configured, and for key-less servers, answering."""
@@ -197,6 +206,19 @@ class HTTPProvider(Provider):
     def is_configured(self) -> bool:
         """Whether a key is available (or none is needed)."""
         return not self.spec.key_required or self._key() is not None
+
+    def server_address(self) -> tuple[str, int] | None:
+        """Host and port of the base URL (the scheme's default port when none is given)."""
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.base_url)
+        if not url.hostname:
+            return None
+        try:
+            port = url.port
+        except ValueError:
+            return None
+        return url.hostname, port or (443 if url.scheme == "https" else 80)
 
     async def is_available(self, probe_timeout_s: float = 0.5) -> bool:
         """Configured, and, for a server that needs no key (Ollama), answering ``/models``.

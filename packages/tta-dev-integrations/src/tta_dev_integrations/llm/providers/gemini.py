@@ -145,6 +145,7 @@ class GeminiAPI(WireAPI):
             provider_model=str(body.get("modelVersion") or ""),
             tool_calls=calls,
             raw=body,
+            response_id=str(body.get("responseId") or ""),
         )
 
     def parse_event(self, event: str | None, data: str) -> StreamPiece | None:
@@ -172,6 +173,7 @@ class GeminiAPI(WireAPI):
             provider_model=str(chunk.get("modelVersion") or ""),
             tool_calls=calls,
             done=done,
+            response_id=str(chunk.get("responseId") or ""),
         )
 
     def error(self, status: int, body: Any, headers: Mapping[str, str]) -> LLMError:

@@ -71,6 +71,7 @@ class LocalProvider(Provider):
     """Runs a GGUF model in this process; one generation at a time per model."""
 
     name = "local"
+    in_process = True
 
     def __init__(
         self, model_path: str | Path | None = None, *, n_ctx: int = 2048, seed: int = 0

@@ -122,6 +122,7 @@ class OpenAIChatAPI(WireAPI):
             provider_model=body.get("model", ""),
             tool_calls=tuple(_tool_call(c) for c in message.get("tool_calls") or ()),
             raw=body,
+            response_id=str(body.get("id") or ""),
         )
 
     def parse_event(self, event: str | None, data: str) -> StreamPiece | None:
@@ -147,7 +148,11 @@ class OpenAIChatAPI(WireAPI):
         if not text and finish is None and usage is None:
             return None
         return StreamPiece(
-            text=text, usage=usage, finish_reason=finish, provider_model=chunk.get("model", "")
+            text=text,
+            usage=usage,
+            finish_reason=finish,
+            provider_model=chunk.get("model", ""),
+            response_id=str(chunk.get("id") or ""),
         )
 
     def error(self, status: int, body: Any, headers: Mapping[str, str]) -> LLMError:
