@@ -11,6 +11,8 @@ from tta_dev_primitives import (
     CachePrimitive,
     CircuitBreakerPrimitive,
     FallbackPrimitive,
+    RateLimit,
+    RateLimitPrimitive,
     RetryPrimitive,
     TimeoutPrimitive,
     WorkflowContext,
@@ -25,6 +27,7 @@ WRAPPERS: dict[str, Callable[[WorkflowPrimitive[Any, Any]], WrapperPrimitive[Any
     "breaker": CircuitBreakerPrimitive,
     "cache": CachePrimitive,
     "fallback": lambda p: FallbackPrimitive(p, [FunctionPrimitive(lambda x: x)]),
+    "ratelimit": lambda p: RateLimitPrimitive(p, [RateLimit(1000, 60)]),
 }
 
 

@@ -23,10 +23,17 @@ from tta_dev_primitives.exceptions import (
     CircuitOpenError,
     CompositionError,
     PrimitiveTimeoutError,
+    RateLimitExceededError,
     RouteNotFoundError,
     TTAError,
 )
-from tta_dev_primitives.performance import CacheBackend, CachePrimitive, InMemoryCacheBackend
+from tta_dev_primitives.performance import (
+    CacheBackend,
+    CachePrimitive,
+    InMemoryCacheBackend,
+    RateLimit,
+    RateLimitPrimitive,
+)
 from tta_dev_primitives.recovery import (
     CircuitBreakerPrimitive,
     CircuitState,
@@ -51,6 +58,9 @@ __all__ = [
     "LambdaPrimitive",
     "ParallelPrimitive",
     "PrimitiveTimeoutError",
+    "RateLimit",
+    "RateLimitExceededError",
+    "RateLimitPrimitive",
     "RetryPrimitive",
     "RouteNotFoundError",
     "RouterPrimitive",

@@ -19,6 +19,7 @@ per-process state, or fail closed where asked. ``redis`` is imported on first us
 from tta_dev_primitives.fleet.cache import RedisCacheBackend
 from tta_dev_primitives.fleet.codec import Codec, JsonCodec
 from tta_dev_primitives.fleet.link import REDIS_URL_VARIABLE, RedisLink
+from tta_dev_primitives.fleet.rate_limit import RedisRateLimitBackend
 
 __all__ = [
     "REDIS_URL_VARIABLE",
@@ -26,4 +27,5 @@ __all__ = [
     "JsonCodec",
     "RedisCacheBackend",
     "RedisLink",
+    "RedisRateLimitBackend",
 ]
