@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ __all__ = [
     "WireAPI",
     "default_http_error",
     "parse_retry_after",
+    "sse_lines",
 ]
 
 
@@ -457,11 +459,37 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+#: The only line ends of an event stream (WHATWG HTML, "Parsing an event stream").
+_SSE_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+async def sse_lines(texts: AsyncIterable[str]) -> AsyncIterator[str]:
+    """The lines of an event stream's decoded text, split at CR, LF or CRLF only.
+
+    Not ``str.splitlines`` (nor httpx's ``aiter_lines``, which uses it): that also
+    breaks at U+2028, U+2029, U+0085 and other separators, which a model's answer may
+    well contain, and cuts the JSON of an event in two. A CR at the end of a chunk
+    waits for the next one, which may start with the LF of the same CRLF.
+    """
+    buffer = ""
+    async for text in texts:
+        buffer += text
+        start = 0
+        for match in _SSE_LINE_END.finditer(buffer):
+            if match.end() == len(buffer) and match.group() == "\r":
+                break
+            yield buffer[start : match.start()]
+            start = match.end()
+        buffer = buffer[start:]
+    if buffer:
+        yield buffer.removesuffix("\r")
+
+
 async def _server_sent_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
     """(event, data) pairs of a text/event-stream body, per the WHATWG rules we need."""
     event: str | None = None
     data: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in sse_lines(response.aiter_text()):
         if not line:
             if data:
                 yield event, "\n".join(data)
