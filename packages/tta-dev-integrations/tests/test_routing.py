@@ -162,8 +162,8 @@ def judged(
 
 
 def test_judged_answers_correct_a_wrong_prior_without_a_cap() -> None:
-    # prior 0.8, truth 0.6: ten judged answers move it half way, a thousand all the way.
-    assert expected_quality(FREE_GOOD, "medium", judged("free-good", 10, 0.6)) == pytest.approx(0.7)
+    # prior 0.8, truth 0.6: fifteen judged answers move it half way, a thousand all the way.
+    assert expected_quality(FREE_GOOD, "medium", judged("free-good", 15, 0.6)) == pytest.approx(0.7)
     far = expected_quality(FREE_GOOD, "medium", judged("free-good", 1000, 0.6))
     assert far == pytest.approx(0.6, abs=0.003)
 
@@ -173,7 +173,7 @@ def test_calls_without_a_judgement_say_nothing_about_quality() -> None:
     assert expected_quality(FREE_GOOD, "medium", unjudged) == FREE_GOOD.quality["medium"]
     mean, spread = posterior_quality(0.8, unjudged)
     assert mean == 0.8
-    assert spread > 0.1
+    assert spread > 0.09
 
 
 def test_observed_bad_answers_change_the_choice() -> None:
@@ -271,13 +271,20 @@ def test_exploration_stops_where_answers_are_never_judged() -> None:
 
 
 def test_paid_exploration_stays_within_the_money_set_aside() -> None:
-    # Medium tier, careful, justified: free-good (0.8) meets the 0.75 bar on its mean, but
-    # its draws often fall under it, which would hand the call to a paid model.
-    base = {"tier": "medium", "justification_valid": True}
-    none_set_aside = choices(400, exploration=Exploration(share=1.0, paid_usd_left=0.0), **base)
-    assert set(none_set_aside) <= {"free-good", "free-weak"}
-    unlimited = choices(400, exploration=Exploration(share=1.0, paid_usd_left=None), **base)
-    assert unlimited.get("paid-cheap", 0) > 0
+    # Medium tier, careful, justified, no free model meets the bar: paid-cheap has the best
+    # quality per cost on the means; paid-best, 20% dearer, wins on some optimistic draws.
+    base: dict[str, Any] = {
+        "models": [FREE_WEAK, PAID_CHEAP, PAID_BEST],
+        "worst_case_usd": {"paid-cheap": 0.01, "paid-best": 0.012},
+        "justification_valid": True,
+    }
+    assert choices(50, **base) == {"paid-cheap": 50}
+    nothing_set_aside = choices(400, exploration=Exploration(share=1.0, paid_usd_left=0.0), **base)
+    assert "paid-best" not in nothing_set_aside
+    assert nothing_set_aside.get("free-weak", 0) > 0  # exploring free models costs nothing
+    for left in (None, 0.02):
+        explored = choices(400, exploration=Exploration(share=1.0, paid_usd_left=left), **base)
+        assert explored.get("paid-best", 0) > 0, left
 
 
 def test_the_same_seed_gives_the_same_decisions() -> None:

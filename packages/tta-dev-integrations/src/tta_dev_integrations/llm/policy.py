@@ -7,8 +7,10 @@ Two figures per ``(model, tier)``, learnt apart so that neither inflates the oth
   a call that merely returned without an error says nothing about its quality. The
   catalog's score is a Beta prior worth :data:`PRIOR_JUDGED` judged answers, so the
   posterior mean is ``(PRIOR_JUDGED * prior + score_sum) / (PRIOR_JUDGED + judged)``:
-  ten judged answers move a wrong prior half way to the truth, a hundred almost all the
-  way, and nothing caps the correction.
+  fifteen judged answers move a wrong prior half way to the truth, 135 nine tenths of
+  the way, and nothing caps the correction. (15 measured best of 10, 15 and 20 in
+  ``benchmarks/bench_routing_sim.py``: fewer lets sampling noise push a good model under
+  the bar, more learns a wrong prior slowly.)
 * **reliability**: the share of calls that returned without an error or a timeout, with
   a prior of :data:`RELIABILITY_PRIOR` worth :data:`RELIABILITY_PRIOR_CALLS` calls. The
   router ranks models by quality times reliability; the quality bar is met on quality
@@ -19,12 +21,13 @@ reads the last :data:`WINDOW_DAYS` days; the benchmarks' in-memory store multipl
 old counts by a factor per observation), so a model that changes is re-learnt.
 
 Exploration (:class:`Exploration`) is Thompson sampling on a share of the decisions the
-operator sets: on those, each kept model's quality is a draw from its posterior (a
-normal with the Beta's mean and spread, clipped to [0, 1]; ``random.betavariate`` costs
-several times more and changes nothing the router sees), so a model whose prior is under
-the bar earns traffic with the probability that it truly meets it, and an over-rated one
-loses it. A paid model is explored only within ``paid_usd_left``, the money the operator
-sets aside for it. Exploration stops for a tier where answers are never judged (after
+operator sets: on those, each kept model's quality is an optimistic draw from its
+posterior (a normal with the Beta's mean and spread; a draw under the mean counts as the
+mean; ``random.betavariate`` costs several times more and changes nothing the router
+sees), so a model whose prior is under the bar earns traffic with the probability that it
+truly meets it. An over-rated model loses its traffic as its judged answers come in.
+A paid model is explored only within ``paid_usd_left``, the money the operator sets aside
+for it. Exploration stops for a tier where answers are never judged (after
 :data:`UNJUDGED_CALLS_STOP` calls without one): with nothing to learn from, exploring
 only costs quality.
 """
@@ -45,11 +48,12 @@ __all__ = [
     "WINDOW_DAYS",
     "Evidence",
     "Exploration",
+    "MemoryEvidence",
     "posterior_quality",
     "reliability",
 ]
 
-PRIOR_JUDGED = 10.0
+PRIOR_JUDGED = 15.0
 """How many judged answers the catalog's quality score is worth in the posterior."""
 
 RELIABILITY_PRIOR = 0.97
@@ -142,3 +146,72 @@ def reliability(evidence: Evidence | None) -> float:
     return (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + served) / (
         RELIABILITY_PRIOR_CALLS + evidence.calls
     )
+
+
+class MemoryEvidence:
+    """Evidence kept in memory with exponential decay.
+
+    A test double, and the store the routing benchmarks learn from.
+    Each new observation of a ``(model, tier)`` first multiplies that pair's counts by
+    ``decay`` (0.995: an observation weighs half after about 140 newer ones of the same
+    pair; 1.0 keeps everything). Latency is a plain running mean.
+    """
+
+    def __init__(self, decay: float = 0.995) -> None:
+        if not 0.0 < decay <= 1.0:
+            raise ValueError(f"decay must be in (0, 1], got {decay!r}")
+        self.decay = decay
+        # (model, tier) -> [judged, judged_score_sum, calls, errors, latency_sum, timed]
+        self._counts: dict[tuple[str, Complexity], list[float]] = {}
+
+    def _pair(self, model: str, tier: Complexity) -> list[float]:
+        counts = self._counts.get((model, tier))
+        if counts is None:
+            counts = self._counts[model, tier] = [0.0] * 6
+        elif self.decay < 1.0:
+            for i in range(4):
+                counts[i] *= self.decay
+        return counts
+
+    def record_call(
+        self, model: str, tier: Complexity, *, ok: bool, latency_s: float | None = None
+    ) -> None:
+        """One call: served, or failed with an error or a timeout."""
+        counts = self._pair(model, tier)
+        counts[2] += 1.0
+        if not ok:
+            counts[3] += 1.0
+        if latency_s is not None:
+            counts[4] += latency_s
+            counts[5] += 1.0
+
+    def record_judgement(self, model: str, tier: Complexity, score: float) -> None:
+        """One judged answer, ``score`` in [0, 1] (1: good)."""
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"a judged answer scores between 0 and 1, got {score!r}")
+        counts = self._pair(model, tier)
+        counts[0] += 1.0
+        counts[1] += score
+
+    def evidence(self, tier: Complexity) -> dict[str, Evidence]:
+        """Every model's evidence on ``tier``, as :func:`~.routing.decide` reads it."""
+        found = {}
+        for (model, pair_tier), (
+            judged,
+            score,
+            calls,
+            errors,
+            latency,
+            timed,
+        ) in self._counts.items():
+            if pair_tier == tier:
+                found[model] = Evidence(
+                    model,
+                    tier,
+                    judged=judged,
+                    judged_score_sum=min(score, judged),
+                    calls=max(calls, errors),
+                    errors=errors,
+                    mean_latency_s=latency / timed if timed else None,
+                )
+        return found

@@ -301,16 +301,20 @@ _NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
 
 
 def _draws(looked: list[_Looked], rng: random.Random) -> list[float]:
-    """One draw per model from its posterior (normal approximation, clipped to [0, 1])."""
+    """One optimistic draw per model: its posterior mean, or a higher draw from the posterior.
+
+    Optimistic Thompson sampling (May et al., JMLR 2012): a draw under the mean counts as
+    the mean, so exploring gives an unproven model its chance without taking a proven one
+    below what it is known to do.
+    """
     uniform, normal, root = rng.random, _NORMAL, sqrt
     draws: list[float] = []
     append = draws.append
     for _, mean, weight, _, _, _, drop in looked:
-        if drop is None:
-            draw = (
-                mean + root(mean * (1.0 - mean) / (weight + 1.0)) * normal[int(uniform() * 1024.0)]
-            )
-            append(0.0 if draw < 0.0 else 1.0 if draw > 1.0 else draw)
+        z = normal[int(uniform() * 1024.0)] if drop is None else 0.0
+        if z > 0.0:
+            draw = mean + root(mean * (1.0 - mean) / (weight + 1.0)) * z
+            append(1.0 if draw > 1.0 else draw)
         else:
             append(mean)
     return draws

@@ -1,0 +1,267 @@
+"""Does the router learn the truth? A transparent simulator of four models with known rates.
+
+Four models, two free and two paid, with true success rates per tier (``TRUE``); work is
+50/30/20% low/medium/high; 5 rounds of 200 new requests (a tier and a latent difficulty
+``u`` each: a model succeeds when ``u`` is under its true rate, so the models agree on
+which requests are hard); 20 seeds. Every policy and baseline sees the same requests, so
+differences between them are paired: the targets compare success *relative to the tier
+oracle on the same requests*, and "round 5 >= round 1" compares what learning adds over
+the same router with learning off on the same requests, which takes the requests' own
+luck out of the comparison between rounds. The router is the real
+:func:`~tta_dev_integrations.llm.routing.decide` under the ``careful`` profile with a
+valid justification on every request, learning from an in-memory evidence store
+(:class:`~tta_dev_integrations.llm.policy.MemoryEvidence`): every call is recorded, and a
+share of the answers (the feedback rate) is judged truthfully.
+
+Scenarios: the catalog priors correct, or one free model's medium-tier prior 0.2 over
+its truth; feedback on 0%, 20% or 100% of answers. Exploration: 10% of decisions, no
+money set aside for paid exploration. Baselines, on the same requests: always the
+strongest model, always the cheapest, the tier oracle (per tier, the model with the best
+true success per cost among those truly meeting the tier's bar: the cheapest that
+meets it, the better of equally priced ones) and the per-prompt oracle (the cheapest
+model that succeeds on the request, if any).
+
+Targets (issue 19): success in round 5 >= round 1 in every scenario; with one wrong
+prior and 20% feedback, round 5 within 2 points of the tier oracle at no more than its
+cost; with correct priors, at least the tier oracle's success at no more than its cost.
+
+Run: .venv/bin/python benchmarks/bench_routing_sim.py [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from machine import describe_machine
+from tta_dev_integrations.llm.budget.profiles import BudgetProfile
+from tta_dev_integrations.llm.catalog import ModelInfo
+from tta_dev_integrations.llm.complexity import Complexity
+from tta_dev_integrations.llm.policy import Exploration, MemoryEvidence
+from tta_dev_integrations.llm.routing import QUALITY_BAR, RoutingInputs, decide
+
+TIERS: tuple[Complexity, ...] = ("low", "medium", "high")
+SHARES = (0.5, 0.3, 0.2)
+TRUE: dict[str, dict[Complexity, float]] = {
+    "free-a": {"low": 0.90, "medium": 0.68, "high": 0.45},
+    "free-b": {"low": 0.75, "medium": 0.60, "high": 0.40},
+    "paid-mid": {"low": 0.95, "medium": 0.85, "high": 0.78},
+    "paid-strong": {"low": 0.97, "medium": 0.94, "high": 0.90},
+}
+PRICE_USD = {"free-a": 0.0, "free-b": 0.0, "paid-mid": 0.0005, "paid-strong": 0.015}
+WRONG_PRIOR = ("free-a", "medium", 0.88)  # truth 0.68
+EXPLORATION = Exploration(share=0.1, paid_usd_left=0.0)
+ROUNDS, REQUESTS = 5, 200
+
+
+def catalog(*, wrong_prior: bool) -> list[ModelInfo]:
+    """The four models, priors equal to the truth except the one made wrong."""
+    models = []
+    for alias, rates in TRUE.items():
+        quality = dict(rates)
+        if wrong_prior and alias == WRONG_PRIOR[0]:
+            quality[WRONG_PRIOR[1]] = WRONG_PRIOR[2]
+        models.append(
+            ModelInfo(
+                alias=alias,
+                provider="sim",
+                model_id=alias,
+                free=PRICE_USD[alias] == 0.0,
+                context_window=8192,
+                capabilities=frozenset(),
+                quality=quality,
+                quality_source="simulation",
+            )
+        )
+    return models
+
+
+def requests(rng: random.Random) -> list[tuple[Complexity, float]]:
+    """The round's requests: a tier and a latent difficulty each."""
+    return [(rng.choices(TIERS, SHARES)[0], rng.random()) for _ in range(REQUESTS)]
+
+
+def tier_oracle() -> dict[Complexity, str]:
+    """Per tier: among models truly meeting the bar, the cheapest (then the best)."""
+    chosen = {}
+    for tier in TIERS:
+        meeting = [m for m in TRUE if TRUE[m][tier] >= QUALITY_BAR[tier]]
+        pool = meeting or list(TRUE)
+        chosen[tier] = min(pool, key=lambda m: (PRICE_USD[m], -TRUE[m][tier]))
+    return chosen
+
+
+@dataclass
+class Tally:
+    """Successes and dollars per round, summed over seeds."""
+
+    success: list[float]
+    cost: list[float]
+
+    @classmethod
+    def empty(cls) -> Tally:
+        return cls([0.0] * ROUNDS, [0.0] * ROUNDS)
+
+
+Work = list[list[tuple[Complexity, float]]]  # per round, the requests
+
+
+def baseline(pick: Any, work: Work, tally: Tally) -> None:
+    """A fixed policy: ``pick(tier, u) -> model``."""
+    for r in range(ROUNDS):
+        for tier, u in work[r]:
+            model = pick(tier, u)
+            tally.success[r] += u < TRUE[model][tier]
+            tally.cost[r] += PRICE_USD[model]
+
+
+def per_prompt_oracle(tier: Complexity, u: float) -> str:
+    """The cheapest model that succeeds on this request (the strongest if none does)."""
+    winners = [m for m in TRUE if u < TRUE[m][tier]]
+    return min(winners, key=PRICE_USD.__getitem__) if winners else "paid-strong"
+
+
+def run_router(
+    work: Work,
+    *,
+    wrong_prior: bool,
+    feedback: float,
+    seed: int,
+    tally: Tally,
+    learn: bool = True,
+) -> None:
+    """The real decide(), learning round after round from what it is told (if ``learn``)."""
+    rng = random.Random(seed)
+    models = catalog(wrong_prior=wrong_prior)
+    store = MemoryEvidence()
+    available = frozenset({"sim"})
+    base = RoutingInputs(
+        models=models,
+        profile=BudgetProfile.CAREFUL,
+        tier="low",
+        worst_case_usd={m: p for m, p in PRICE_USD.items() if p},
+        available_providers=available,
+        justification_valid=True,
+        exploration=EXPLORATION if learn else Exploration(share=0.0),
+        rng=rng,
+    )
+    for r in range(ROUNDS):
+        for tier, u in work[r]:
+            decision = decide(replace(base, tier=tier, stats=store.evidence(tier)))
+            model = decision.chosen
+            assert model is not None, decision.reason
+            ok = u < TRUE[model][tier]
+            if learn:
+                store.record_call(model, tier, ok=True)
+            if learn and rng.random() < feedback:
+                store.record_judgement(model, tier, 1.0 if ok else 0.0)
+            tally.success[r] += ok
+            tally.cost[r] += PRICE_USD[model]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    seeds = 3 if args.quick else 20
+    oracle = tier_oracle()
+    cheapest = min(TRUE, key=PRICE_USD.__getitem__)
+    fixed = {
+        "always the strongest": lambda tier, u: "paid-strong",
+        f"always the cheapest ({cheapest})": lambda tier, u: cheapest,
+        "tier oracle": lambda tier, u: oracle[tier],
+        "per-prompt oracle": per_prompt_oracle,
+    }
+    scenarios = [
+        (f"{'one wrong prior' if wrong else 'correct priors'}, feedback {f:.0%}", wrong, f)
+        for wrong in (False, True)
+        for f in (0.0, 0.2, 1.0)
+    ]  # fmt: skip
+    frozen = {False: "correct priors, not learning", True: "one wrong prior, not learning"}
+    names = [*fixed, *frozen.values(), *(s[0] for s in scenarios)]
+    tallies = {name: Tally.empty() for name in names}
+    for seed in range(seeds):
+        work = [requests(random.Random(1000 * seed + r)) for r in range(ROUNDS)]
+        for name, pick in fixed.items():
+            baseline(pick, work, tallies[name])
+        for wrong, name in frozen.items():
+            run_router(
+                work, wrong_prior=wrong, feedback=0.0, seed=seed, tally=tallies[name], learn=False
+            )
+        for name, wrong, feedback in scenarios:
+            run_router(work, wrong_prior=wrong, feedback=feedback, seed=seed, tally=tallies[name])
+    per_round = REQUESTS * seeds
+    rows = {}
+    print(f"routing simulator: {seeds} seeds x {ROUNDS} rounds x {REQUESTS} requests; careful")
+    print(f"  tier oracle: {oracle}")
+    print(f"  {'policy':<42} {'success by round':<36} {'all':>6} {'$/1k':>7}")
+    for name, tally in tallies.items():
+        success = [s / per_round for s in tally.success]
+        cost = [c / per_round * 1000 for c in tally.cost]
+        rows[name] = {"success": success, "usd_per_1k": cost}
+        rounds = " ".join(f"{s:.3f}" for s in success)
+        print(f"  {name:<42} {rounds:<36} {fmean(success):6.3f} {fmean(cost):7.2f}")
+    oracle = rows["tier oracle"]
+    targets = []
+    for name, wrong, feedback in scenarios:
+        # Success and cost relative to the tier oracle on the same requests, per round.
+        gap = [a - b for a, b in zip(rows[name]["success"], oracle["success"], strict=True)]
+        extra = [a - b for a, b in zip(rows[name]["usd_per_1k"], oracle["usd_per_1k"], strict=True)]
+        rows[name]["success_minus_tier_oracle"] = gap
+        rows[name]["usd_per_1k_minus_tier_oracle"] = extra
+        # Learning's own effect: against the same router not learning, same requests.
+        still = rows[frozen[wrong]]["success"]
+        gain = [a - b for a, b in zip(rows[name]["success"], still, strict=True)]
+        rows[name]["success_minus_not_learning"] = gain
+        label = f"{name}: round 5 >= round 1 (learning adds {gain[-1]:+.3f} vs {gain[0]:+.3f})"
+        targets.append((label, gain[-1] >= gain[0]))
+        if wrong and feedback == 0.2:
+            targets.append(
+                (
+                    f"{name}: round 5 within 2 points of the tier oracle ({gap[-1]:+.3f})",
+                    gap[-1] >= -0.02,
+                )
+            )
+            targets.append(
+                (
+                    f"{name}: round 5 cost <= the tier oracle's ({extra[-1]:+.2f} $/1k)",
+                    extra[-1] <= 0.0,
+                )
+            )
+        if not wrong:
+            targets.append(
+                (f"{name}: success >= the tier oracle's ({fmean(gap):+.4f})", fmean(gap) >= 0.0)
+            )
+            targets.append(
+                (
+                    f"{name}: cost <= the tier oracle's ({fmean(extra):+.2f} $/1k)",
+                    fmean(extra) <= 0.0,
+                )
+            )
+    print()
+    for label, passed in targets:
+        print(f"  {'PASS' if passed else 'MISS'}  {label}")
+    print(f"\n{sum(p for _, p in targets)} of {len(targets)} targets met")
+    if args.json:
+        report = {
+            "date": date.today().isoformat(),
+            "mode": "quick" if args.quick else "full",
+            "machine": describe_machine(),
+            "seeds": seeds,
+            "rows": rows,
+            "targets": dict(targets),
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

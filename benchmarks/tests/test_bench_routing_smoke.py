@@ -1,0 +1,40 @@
+"""The routing benchmarks run and report every figure (the figures are not checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, out: Path, *extra: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", "--json", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+def test_simulator_reports_every_policy_per_round_and_every_target(tmp_path: Path) -> None:
+    report = run("bench_routing_sim.py", tmp_path / "sim.json")
+    assert report["mode"] == "quick"
+    rows = report["rows"]
+    for name in ("always the strongest", "tier oracle", "per-prompt oracle",
+                 "one wrong prior, feedback 20%"):  # fmt: skip
+        assert len(rows[name]["success"]) == 5, name
+        assert all(0.0 <= s <= 1.0 for s in rows[name]["success"]), name
+    # the strongest model always costs its price; the oracles never more than it
+    assert rows["always the strongest"]["usd_per_1k"] == pytest.approx([15.0] * 5)
+    assert rows["per-prompt oracle"]["usd_per_1k"][0] < 15.0
+    assert len(report["targets"]) == 14
+    assert all(isinstance(v, bool) for v in report["targets"].values())
