@@ -16,6 +16,7 @@ is unreachable: the cache is bypassed; rate limits and breaker state fall back t
 per-process state, or fail closed where asked. ``redis`` is imported on first use.
 """
 
+from tta_dev_primitives.fleet.breaker import RedisBreakerStore
 from tta_dev_primitives.fleet.cache import RedisCacheBackend
 from tta_dev_primitives.fleet.codec import Codec, JsonCodec
 from tta_dev_primitives.fleet.link import REDIS_URL_VARIABLE, RedisLink
@@ -25,6 +26,7 @@ __all__ = [
     "REDIS_URL_VARIABLE",
     "Codec",
     "JsonCodec",
+    "RedisBreakerStore",
     "RedisCacheBackend",
     "RedisLink",
     "RedisRateLimitBackend",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import Enum
-from typing import TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
@@ -17,6 +17,10 @@ from tta_dev_primitives.observability.metrics import (
     counter,
     gauge,
 )
+from tta_dev_primitives.performance.telemetry import FLEET_LOCAL_FALLBACKS
+
+if TYPE_CHECKING:
+    from tta_dev_primitives.recovery.breaker_state import BreakerStateStore
 
 __all__ = ["CircuitBreakerPrimitive", "CircuitState"]
 
@@ -47,6 +51,12 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
     changes nothing. The state (and its gauge) moves from open to half-open when a
     call arrives or ``state`` is read.
     ``clock`` (seconds, monotonic) is injectable for tests.
+
+    ``state_store`` (e.g. ``fleet.RedisBreakerStore``) keeps the state outside the
+    process under this breaker's name, so every worker shares it: one opens it for
+    all, and the half-open probes are counted for the whole fleet. While the store is
+    unreachable, ``on_unavailable="local"`` (default) uses this process's own state;
+    ``"reject"`` fails closed with ``SharedStateUnavailableError``.
     """
 
     kind = "breaker"
@@ -61,9 +71,16 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         success_threshold: int = 1,
         failure_on: ExceptionTypes = Exception,
         clock: Callable[[], float] = time.monotonic,
+        state_store: BreakerStateStore | None = None,
+        on_unavailable: Literal["local", "reject"] = "local",
         name: str | None = None,
     ) -> None:
         super().__init__(inner, name=name)
+        if on_unavailable not in ("local", "reject"):
+            raise ValueError(f"on_unavailable must be 'local' or 'reject', got {on_unavailable!r}")
+        self.state_store = state_store
+        self.on_unavailable = on_unavailable
+        self._local_fallbacks = counter(FLEET_LOCAL_FALLBACKS).labels("breaker")
         for label, count in (
             ("failure_threshold", failure_threshold),
             ("half_open_max_calls", half_open_max_calls),
@@ -108,6 +125,13 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
         self._enter(CircuitState.CLOSED)
 
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
+        if self.state_store is not None:
+            from tta_dev_primitives.recovery.breaker_state import run_with_shared_state
+
+            return await run_with_shared_state(self, input_data, context)
+        return await self._execute_local(input_data, context)
+
+    async def _execute_local(self, input_data: TIn, context: WorkflowContext) -> TOut:
         state = self.state
         if state is CircuitState.OPEN:
             raise CircuitOpenError(self.display_name, self._time_left(), self._failures)
@@ -146,6 +170,13 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
                 self._enter(CircuitState.CLOSED)
         elif self._state is CircuitState.CLOSED:
             self._failures = 0
+
+    def _mirror(self, state: int, failures: int) -> None:
+        """Show the shared state in this process (gauge, ``state``), and keep it for fallback."""
+        self._failures = failures
+        if CircuitState(state) is not self._state:
+            self._enter(CircuitState(state))
+            self._failures = failures
 
     def _enter(self, state: CircuitState) -> None:
         if state is CircuitState.OPEN:
