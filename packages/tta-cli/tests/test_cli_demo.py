@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from tta_dev_primitives.observability.otlp_json import read_span_line
 
 ARTIFACTS = Path(
     os.environ.get("TTA_TEST_ARTIFACTS") or Path(__file__).parents[3] / "test-artifacts"
@@ -44,7 +45,9 @@ def test_demo_triages_the_backlog_on_the_local_model(tmp_path, local_model, tta,
     assert sum(e.output_tokens for e in entries) > 0
     # The run was traced into the embedded span file, which `tta traces` reads.
     spans = home / "traces" / "spans.jsonl"
-    names = {json.loads(line)["name"] for line in spans.read_text().splitlines()}
+    names = {
+        span["name"] for line in spans.read_text().splitlines() for span in read_span_line(line)
+    }
     assert {"triage", "task", "draft-plan"} <= names
 
 

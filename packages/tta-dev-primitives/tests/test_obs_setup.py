@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tta_dev_primitives.observability.config import resolve_config
+from tta_dev_primitives.observability.otlp_json import read_span_line
 
 WORKFLOW = """
 import asyncio
@@ -72,7 +73,9 @@ def run_script(tmp_path: Path, body: str, **env: str) -> subprocess.CompletedPro
 
 
 def span_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if not path.exists():
+        return []
+    return [span for line in path.read_text().splitlines() for span in read_span_line(line)]
 
 
 def test_the_default_is_the_jsonl_file_under_tta_home_flushed_at_exit(tmp_path: Path) -> None:

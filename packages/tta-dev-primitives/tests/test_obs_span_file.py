@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import textwrap
@@ -25,13 +24,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tta_dev_primitives import LambdaPrimitive, SequentialPrimitive, WorkflowContext
 from tta_dev_primitives.observability import use_tracer_provider
+from tta_dev_primitives.observability.otlp_json import read_span_line
 from tta_dev_primitives.observability.span_file import JsonLinesSpanExporter
 
 HEX32 = set("0123456789abcdef")
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The spans of the file, flat (each line is an OTLP request of one or more)."""
+    return [span for line in path.read_text().splitlines() for span in read_span_line(line)]
 
 
 def provider_to(exporter: JsonLinesSpanExporter) -> TracerProvider:

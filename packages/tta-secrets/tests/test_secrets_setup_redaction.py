@@ -5,7 +5,6 @@ nor the log output, in any form."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys
@@ -55,7 +54,9 @@ def test_setup_scrubs_a_loaded_secret_from_spans_and_logs(tmp_path: Path) -> Non
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     written = spans.read_text(encoding="utf-8")
-    records = [json.loads(line) for line in written.splitlines()]
+    from tta_dev_primitives.observability.otlp_json import read_span_line
+
+    records = [span for line in written.splitlines() for span in read_span_line(line)]
     assert [r["name"] for r in records] == ["leaky"]
     assert records[0]["status"]["code"] == "ERROR"
     logs = result.stderr + result.stdout

@@ -1,12 +1,15 @@
-"""A span exporter that appends one JSON object per finished span to a local file.
+"""A span exporter that appends finished spans to a local file, as OTLP JSON lines.
 
 This is the embedded default of :func:`~tta_dev_primitives.observability.setup`: no
-collector, no network, and ``tta traces`` reads the file back. The line format is a
-contract with that reader (``span_to_dict`` documents it); do not change it lightly.
+collector, no network, and ``tta traces`` reads the file back. Each line is one OTLP
+``ExportTraceServiceRequest`` in OTLP's JSON encoding (see :mod:`.otlp_json`), the
+format of the OpenTelemetry Collector's ``file`` exporter, so its ``otlpjsonfile``
+receiver (and any tool that reads OTLP JSON) can read the file too. Files written by
+older versions, one flat span per line (``span_to_dict``), stay readable.
 
 The exporter is meant to run behind a ``BatchSpanProcessor``, so ``export`` is called
 on the processor's worker thread and the event loop never waits for the disk. Each
-batch becomes one ``os.write`` of complete lines on a file opened with ``O_APPEND``,
+batch becomes one line, written by one ``os.write`` on a file opened with ``O_APPEND``,
 made while holding an ``flock`` on a side lock file, so several processes can share
 one file without interleaving lines. When the file grows past ``max_bytes`` it is
 renamed to ``<name>.1`` (replacing the previous one) and a new file is started; the
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tta_dev_primitives.observability.config import DEFAULT_MAX_BYTES
+from tta_dev_primitives.observability.otlp_json import encode_spans
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -44,7 +48,10 @@ def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def span_to_dict(span: ReadableSpan, *, with_resource: bool = True) -> dict[str, Any]:
-    """One finished span as the JSON object written on its line.
+    """One finished span as a flat JSON object: the span file's line before OTLP JSON.
+
+    Readers still accept such lines (files of older versions), and the OTLP lines are
+    read back into this same shape (``otlp_json.read_span_line``).
 
     Keys: ``trace_id`` (32 hex), ``span_id`` (16 hex), ``parent_span_id`` (16 hex or
     ``None``), ``name``, ``kind`` (``INTERNAL``, ``SERVER``, ...),
@@ -83,7 +90,7 @@ def span_to_dict(span: ReadableSpan, *, with_resource: bool = True) -> dict[str,
 
 
 class JsonLinesSpanExporter(SpanExporter):
-    """Append finished spans to ``path`` as JSON lines; safe for several processes.
+    """Append finished spans to ``path`` as OTLP JSON lines; safe for several processes.
 
     ``max_bytes`` bounds the file: past it, the file becomes ``<path>.1`` and a fresh
     one starts, so at most about twice ``max_bytes`` is kept on disk.
@@ -98,7 +105,6 @@ class JsonLinesSpanExporter(SpanExporter):
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._closed = False
-        self._resource: tuple[object, str] | None = None
 
     @property
     def rotated_path(self) -> Path:
@@ -111,7 +117,7 @@ class JsonLinesSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         if not spans:
             return SpanExportResult.SUCCESS
-        payload = "".join(self._line(span) for span in spans).encode("utf-8")
+        payload = (_dumps(encode_spans(spans)) + "\n").encode("utf-8")
         try:
             with self._lock, self._file_lock():
                 fd = self._current_fd()
@@ -121,15 +127,6 @@ class JsonLinesSpanExporter(SpanExporter):
         except OSError:
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
-
-    def _line(self, span: ReadableSpan) -> str:
-        # A provider's resource never changes: serialize it once, not once per span.
-        resource = span.resource
-        cached = self._resource
-        if cached is None or cached[0] is not resource:
-            cached = self._resource = (resource, _dumps(_attributes(resource.attributes)))
-        body = _dumps(span_to_dict(span, with_resource=False))
-        return f'{body[:-1]},"resource":{cached[1]}}}\n'
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing is buffered here: every export is written before it returns."""
@@ -190,7 +187,16 @@ class JsonLinesSpanExporter(SpanExporter):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    # Readers that split lines with str.splitlines() (Python's, httpx's) would also cut
+    # at these three, which JSON leaves raw; escaped, every line is one request.
+    for raw, escaped in _LINE_BREAKERS:
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
+
+
+_LINE_BREAKERS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
 
 
 def _write_all(fd: int, payload: bytes) -> None:

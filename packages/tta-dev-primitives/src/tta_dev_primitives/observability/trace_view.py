@@ -1,10 +1,12 @@
 """Read the JSON-lines span file back into workflows: trees of spans, newest first.
 
-The file exporter writes one finished span per line (``trace_id``, ``span_id``,
-``parent_span_id``, ``name``, ``kind``, start and end in Unix nanoseconds,
-``status``, ``attributes``, ``events``, ``resource``). :func:`load_traces` reads
-one or more such files (the rotated ``spans.jsonl.1`` first), skips and counts
-lines that are not spans, groups spans by trace and links them into trees.
+The file exporter writes OTLP JSON, one ``ExportTraceServiceRequest`` per line; older
+versions wrote one flat span per line (``trace_id``, ``span_id``, ``parent_span_id``,
+``name``, ``kind``, start and end in Unix nanoseconds, ``status``, ``attributes``,
+``events``, ``resource``), and both are read (:func:`.otlp_json.read_span_line`).
+:func:`load_traces` reads one or more such files (the rotated ``spans.jsonl.1``
+first), skips and counts lines or spans it cannot read, groups spans by trace and
+links them into trees.
 
 Nothing is lost on the way: a span whose parent is not in the file (the process
 died before the parent ended, or the parent sits in a file that was rotated away)
@@ -22,6 +24,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
+
+from tta_dev_primitives.observability.otlp_json import read_span_line
 
 __all__ = [
     "SPAN_FILE_NAME",
@@ -287,12 +291,18 @@ def read_spans(paths: Iterable[str | os.PathLike[str]]) -> SpanRead:
                     line = raw.decode("utf-8")
                     if not line.strip():
                         continue
-                    record = SpanRecord.from_json(_DECODER.decode(line))
+                    documents = read_span_line(line, _DECODER)
                 except (ValueError, RecursionError):
                     result.skipped_lines += 1
                     continue
-                found.pop((record.trace_id, record.span_id), None)
-                found[record.trace_id, record.span_id] = record
+                for document in documents:
+                    try:
+                        record = SpanRecord.from_json(document)
+                    except ValueError:
+                        result.skipped_lines += 1
+                        continue
+                    found.pop((record.trace_id, record.span_id), None)
+                    found[record.trace_id, record.span_id] = record
     result.spans = list(found.values())
     return result
 
