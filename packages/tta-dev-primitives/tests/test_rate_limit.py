@@ -152,8 +152,8 @@ def test_bad_limits_and_options_are_refused_with_the_reason() -> None:
         RateLimit(0, 60)
     with pytest.raises(ValueError, match="per_seconds must be > 0"):
         RateLimit(5, float("nan"))
-    with pytest.raises(ValueError, match="one or more RateLimit"):
-        RateLimitPrimitive(step, [])
+    with pytest.raises(ValueError, match="RateLimit"):
+        RateLimitPrimitive(step, [(5, 60)])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="max_wait_seconds"):
         RateLimitPrimitive(step, [RateLimit(1)], max_wait_seconds=-1)
     with pytest.raises(ValueError, match="on_unavailable"):

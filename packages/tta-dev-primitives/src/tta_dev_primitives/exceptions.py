@@ -114,8 +114,8 @@ class RateLimitExceededError(TTAError):
         self.retry_after = retry_after
         self.limit = limit
         super().__init__(
-            f"{primitive!r} refused the call: {limit} is used up; room again in "
-            f"{retry_after:.3g}s. Pass max_wait_seconds= to wait for it, or lower the load"
+            f"{primitive!r} refused the call ({limit}); room again in {retry_after:.3g}s. "
+            "Pass max_wait_seconds= to wait for it, or lower the load"
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, load_catalog
 from tta_dev_integrations.llm.errors import LLMError
+from tta_dev_integrations.llm.fleet import guarded_send
 from tta_dev_integrations.llm.metrics import LLMCallMetrics
 from tta_dev_integrations.llm.pricing import cost_of
 from tta_dev_integrations.llm.providers.base import Provider, Reply
@@ -86,9 +87,13 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         request = LLMRequest.from_value(input_data)
         if active_tracer() is not None:
             self._annotate_request(request, stream=False)
+        model_id = self.info.model_id
         start = perf_counter()
         try:
-            reply = await self.provider.complete(request, self.info.model_id)
+            # Within the fleet's limits and provider breaker when TTA_REDIS_URL is set.
+            reply = await guarded_send(
+                self.info, request, lambda: self.provider.complete(request, model_id), context
+            )
         except LLMError as error:
             self._failed(error)
             raise

@@ -159,6 +159,7 @@ class RateLimitPrimitive(WrapperPrimitive[TIn, TOut]):
       :class:`~tta_dev_primitives.exceptions.RateLimitExceededError` (its
       ``retry_after`` says when there is room); a positive value waits for room up to
       that long, and fails at once if the room comes later than that.
+    * With no ``limits`` only pauses apply (see ``pause_on`` and :meth:`pause`).
     * ``key`` names the counters (default: the primitive's name); primitives with the
       same key and backend share them, as every worker of a fleet does through Redis.
     * ``pause_on``: errors of ``inner`` that carry ``retry_after`` (a provider's 429)
@@ -190,8 +191,8 @@ class RateLimitPrimitive(WrapperPrimitive[TIn, TOut]):
     ) -> None:
         super().__init__(inner, name=name)
         self.limits = tuple(limits)
-        if not self.limits or not all(isinstance(x, RateLimit) for x in self.limits):
-            raise ValueError("limits must be one or more RateLimit(amount, per_seconds)")
+        if not all(isinstance(x, RateLimit) for x in self.limits):
+            raise ValueError("limits must be RateLimit(amount, per_seconds) objects")
         if not max_wait_seconds >= 0:
             raise ValueError(f"max_wait_seconds must be >= 0, got {max_wait_seconds!r}")
         if on_unavailable not in ("local", "reject"):
@@ -286,4 +287,5 @@ class RateLimitPrimitive(WrapperPrimitive[TIn, TOut]):
         return await self._local.acquire(self.key, demands)
 
     def _describe(self) -> str:
-        return " and ".join(limit.describe() for limit in self.limits)
+        limits = " and ".join(limit.describe() for limit in self.limits)
+        return limits or "paused after a Retry-After"
