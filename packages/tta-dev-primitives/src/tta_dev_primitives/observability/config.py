@@ -6,6 +6,10 @@ variables where one exists:
 ==================================  ==================================================
 ``OTEL_SDK_DISABLED``               ``true``: no tracer provider (tracing stays off)
 ``OTEL_SERVICE_NAME``               the ``service.name`` resource attribute
+``OTEL_RESOURCE_ATTRIBUTES``        ``key=value,...`` resource attributes; its
+                                    ``service.name`` is used when
+                                    ``OTEL_SERVICE_NAME`` is not set (OTel's order:
+                                    argument, ``OTEL_SERVICE_NAME``, this, ``tta-app``)
 ``OTEL_TRACES_EXPORTER``            comma list of ``jsonl`` (ours), ``otlp``,
                                     ``console``, or ``none``; default ``jsonl``
 ``OTEL_EXPORTER_OTLP_ENDPOINT``     OTLP/HTTP base URL (``/v1/traces`` is appended)
@@ -15,6 +19,8 @@ variables where one exists:
 ``TTA_TRACES_FILE``                 another path for the JSON-lines file
 ``TTA_METRICS_PORT``                start the ``/metrics`` server on this port
 ``TTA_METRICS_ADDR``                its address (default ``127.0.0.1``)
+``OTEL_EXPORTER_PROMETHEUS_PORT``   the same as ``TTA_METRICS_PORT`` (which wins)
+``OTEL_EXPORTER_PROMETHEUS_HOST``   the same as ``TTA_METRICS_ADDR`` (which wins)
 ``TTA_LOG_FORMAT``                  ``json`` or ``text``: install a root log handler
 ==================================  ==================================================
 """
@@ -26,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
 __all__ = ["DEFAULT_MAX_BYTES", "EXPORTERS", "LogFormat", "TelemetryConfig", "resolve_config"]
 
@@ -90,6 +97,32 @@ def _port(value: str, source: str) -> int:
     return port
 
 
+def _resource_service_name(value: str) -> str | None:
+    """``service.name`` of an ``OTEL_RESOURCE_ATTRIBUTES`` value (percent-decoded)."""
+    for pair in value.split(","):
+        key, sep, raw = pair.partition("=")
+        if sep and key.strip() == "service.name" and raw.strip():
+            return unquote(raw.strip())
+    return None
+
+
+def _service_name(env: Mapping[str, str]) -> str:
+    return (
+        env.get("OTEL_SERVICE_NAME", "").strip()
+        or _resource_service_name(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+        or "tta-app"
+    )
+
+
+def _metrics_port(argument: int | None, env: Mapping[str, str]) -> int | None:
+    if argument is not None:
+        return _port(str(argument), "metrics_port")
+    for variable in ("TTA_METRICS_PORT", "OTEL_EXPORTER_PROMETHEUS_PORT"):
+        if env.get(variable):
+            return _port(env[variable], variable)
+    return None
+
+
 def resolve_config(
     *,
     service_name: str | None = None,
@@ -128,10 +161,7 @@ def resolve_config(
         path = Path(explicit) if explicit else home / "traces" / "spans.jsonl"
     else:
         path = Path(jsonl_path)
-    if metrics_port is None and env.get("TTA_METRICS_PORT"):
-        metrics_port = _port(env["TTA_METRICS_PORT"], "TTA_METRICS_PORT")
-    elif metrics_port is not None:
-        _port(str(metrics_port), "metrics_port")
+    metrics_port = _metrics_port(metrics_port, env)
     if log_format is None:
         chosen = env.get("TTA_LOG_FORMAT", "").strip().lower()
         if chosen not in ("", "json", "text"):
@@ -144,14 +174,17 @@ def resolve_config(
         if not otlp_endpoint.endswith("/v1/traces"):
             otlp_endpoint += "/v1/traces"
     return TelemetryConfig(
-        service_name=service_name or env.get("OTEL_SERVICE_NAME") or "tta-app",
+        service_name=service_name or _service_name(env),
         exporters=exporters,
         jsonl_path=path.expanduser(),
         jsonl_max_bytes=jsonl_max_bytes or DEFAULT_MAX_BYTES,
         otlp_endpoint=otlp_endpoint,
         otlp_headers=tuple(sorted((otlp_headers or {}).items())),
         metrics_port=metrics_port,
-        metrics_addr=metrics_addr or env.get("TTA_METRICS_ADDR") or "127.0.0.1",
+        metrics_addr=metrics_addr
+        or env.get("TTA_METRICS_ADDR")
+        or env.get("OTEL_EXPORTER_PROMETHEUS_HOST")
+        or "127.0.0.1",
         log_format=log_format,
         log_level=log_level if log_level is not None else "INFO",
         disabled=disabled,
