@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,13 @@ def pytest_runtest_makereport(
             f"CI=true but this test, which needs {', '.join(parts)}, was skipped: {reason}. "
             ".ci/run must install and start what it needs."
         )
+
+
+@pytest.fixture(autouse=True)
+def _own_tta_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test gets its own ``TTA_HOME``: nothing reads or writes the user's ``~/.tta``."""
+    home = tmp_path_factory.mktemp("tta-home")
+    monkeypatch.setenv("TTA_HOME", str(home))
+    return home

@@ -22,7 +22,7 @@ async def _spend(home: Path) -> str:
     ledger = open_ledger()
     month = current_month()
     try:
-        await ledger.set_limit(SCOPE, month, 2_000_000)
+        await ledger.set_limit(SCOPE, 2_000_000)
         await ledger.reserve(
             request_id="r1", scope=SCOPE, month=month, amount_micros=300_000,
             model="gpt-4o", provider="openai", profile="careful",

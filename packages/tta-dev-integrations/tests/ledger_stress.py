@@ -118,7 +118,7 @@ def crash_writer(
             except BudgetExceededError as refused:
                 summary = await ledger.summary(scope, month)
                 limit = summary.limit_micros or 0
-                await ledger.set_limit(scope, month, limit + 1_000_000)
+                await ledger.set_limit(scope, limit + 1_000_000)
                 if refused.remaining_micros >= amount:
                     raise AssertionError(f"refused {amount} with more left") from refused
             else:

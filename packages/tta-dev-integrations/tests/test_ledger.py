@@ -134,7 +134,7 @@ async def test_both_backends_are_ledgers(ledger: Ledger) -> None:
 async def test_a_reservation_within_the_limit_is_set_aside_with_its_lease(
     ledger: Ledger,
 ) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     reason = Justification("needs long context", ("free-a", "free-b"), "+20% accuracy")
     reservation = await ledger.reserve(
         request_id="r1",
@@ -154,7 +154,7 @@ async def test_a_reservation_within_the_limit_is_set_aside_with_its_lease(
     assert reservation.request_id == "r1"
     assert reservation.amount_micros == 400
     assert reservation.lease_expires_at == T0 + timedelta(seconds=90)
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.limit_micros, summary.spent_micros, summary.reserved_micros) == (1_000, 0, 400)
     assert summary.remaining_micros == 600
     [entry] = await ledger.entries("team", MONTH)
@@ -175,7 +175,7 @@ async def test_a_reservation_within_the_limit_is_set_aside_with_its_lease(
 async def test_a_reservation_over_the_limit_is_refused_naming_what_remains(
     ledger: Ledger,
 ) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     await reserve(ledger, "r1", 700)
     with pytest.raises(BudgetExceededError) as refused:
         await reserve(ledger, "r2", 400)
@@ -183,16 +183,16 @@ async def test_a_reservation_over_the_limit_is_refused_naming_what_remains(
     assert refused.value.needed_micros == 400
     assert (refused.value.scope, refused.value.month) == ("team", MONTH)
     assert "$0.000300 left" in str(refused.value)
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert summary.reserved_micros == 700
     assert [e.request_id for e in await ledger.entries("team", MONTH)] == ["r1"]
     await reserve(ledger, "r3", 300)  # exactly what remains still fits
-    assert (await ledger.summary("team", MONTH)).remaining_micros == 0
+    assert (await ledger.summary("team", MONTH, now=T0)).remaining_micros == 0
 
 
 async def test_a_scope_without_a_limit_is_unlimited(ledger: Ledger) -> None:
     await reserve(ledger, "big", 10**12, scope="nobody-set-a-limit")
-    summary = await ledger.summary("nobody-set-a-limit", MONTH)
+    summary = await ledger.summary("nobody-set-a-limit", MONTH, now=T0)
     assert summary.limit_micros is None
     assert summary.reserved_micros == 10**12
     assert summary.remaining_micros is None
@@ -200,18 +200,18 @@ async def test_a_scope_without_a_limit_is_unlimited(ledger: Ledger) -> None:
 
 async def test_a_limit_can_be_set_lowered_and_cleared(ledger: Ledger) -> None:
     await reserve(ledger, "r1", 500)  # first use: unlimited
-    await ledger.set_limit("team", MONTH, 400)  # below what is reserved: blocks new ones
+    await ledger.set_limit("team", 400)  # below what is reserved: blocks new ones
     with pytest.raises(BudgetExceededError) as refused:
         await reserve(ledger, "r2", 1)
     assert refused.value.remaining_micros == 0
-    await ledger.set_limit("team", MONTH, None)
+    await ledger.set_limit("team", None)
     await reserve(ledger, "r2", 1)
     with pytest.raises(ValueError, match="limit_micros"):
-        await ledger.set_limit("team", MONTH, -1)
+        await ledger.set_limit("team", -1)
 
 
 async def test_an_unknown_scope_has_an_empty_summary(ledger: Ledger) -> None:
-    summary = await ledger.summary("never-seen", MONTH)
+    summary = await ledger.summary("never-seen", MONTH, now=T0)
     assert (summary.limit_micros, summary.spent_micros, summary.reserved_micros) == (None, 0, 0)
     assert await ledger.entries("never-seen", MONTH) == []
 
@@ -220,7 +220,7 @@ async def test_a_request_id_is_used_once(ledger: Ledger) -> None:
     await reserve(ledger, "r1", 100)
     with pytest.raises(ValueError, match="already in the ledger"):
         await reserve(ledger, "r1", 200)
-    assert (await ledger.summary("team", MONTH)).reserved_micros == 100
+    assert (await ledger.summary("team", MONTH, now=T0)).reserved_micros == 100
 
 
 async def test_negative_amounts_are_refused(ledger: Ledger) -> None:
@@ -235,11 +235,11 @@ async def test_negative_amounts_are_refused(ledger: Ledger) -> None:
 
 
 async def test_settling_twice_counts_once(ledger: Ledger) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     await reserve(ledger, "r1", 500)
     for _ in range(2):
         await ledger.settle("r1", 300, ok=True, latency_s=1.5, input_tokens=10, output_tokens=20)
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (300, 0)
     [entry] = await ledger.entries("team", MONTH)
     assert entry.state == "settled"
@@ -256,10 +256,10 @@ async def test_settling_twice_counts_once(ledger: Ledger) -> None:
 async def test_a_settlement_above_the_reservation_is_recorded_and_blocks_the_next(
     ledger: Ledger,
 ) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     await reserve(ledger, "r1", 500)
     await ledger.settle("r1", 900)  # the truth, though it is more than was set aside
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (900, 0)
     with pytest.raises(BudgetExceededError) as refused:
         await reserve(ledger, "r2", 200)
@@ -268,18 +268,18 @@ async def test_a_settlement_above_the_reservation_is_recorded_and_blocks_the_nex
 
 
 async def test_release_gives_the_reservation_back_once(ledger: Ledger) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     await reserve(ledger, "r1", 600)
     await reserve(ledger, "r2", 300)
     await ledger.release("r1")
     await ledger.release("r1")
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (0, 300)
     states = {e.request_id: e.state for e in await ledger.entries("team", MONTH)}
     assert states == {"r1": "released", "r2": "reserved"}
     await ledger.settle("r2", 250)
     await ledger.release("r2")  # settled: releasing changes nothing
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (250, 0)
 
 
@@ -290,7 +290,7 @@ async def test_a_settlement_after_release_still_records_the_money_spent(
     await ledger.release("r1")
     await ledger.settle("r1", 400)
     await ledger.settle("r1", 400)
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (400, 0)
     [entry] = await ledger.entries("team", MONTH)
     assert (entry.state, entry.actual_micros) == ("settled", 400)
@@ -306,38 +306,51 @@ async def test_settling_or_releasing_an_unknown_request_says_so(ledger: Ledger) 
 # -- leases ----------------------------------------------------------------------------
 
 
-async def test_an_expired_lease_is_reclaimed_before_the_next_reservation(
+async def test_an_expired_lease_is_charged_unconfirmed_before_the_next_reservation(
     ledger: Ledger,
 ) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    # A worker died after sending its call: the provider billed it, so the reservation
+    # is charged (not released) and marked unconfirmed; only what is left stays free.
+    await ledger.set_limit("team", 1_000)
     await reserve(ledger, "crashed", 800, now=T0, lease_s=60)
     with pytest.raises(BudgetExceededError):
         await reserve(ledger, "r2", 500, now=T0 + timedelta(seconds=59))
-    await reserve(ledger, "r3", 500, now=T0 + timedelta(seconds=61))
-    summary = await ledger.summary("team", MONTH)
-    assert summary.reserved_micros == 500
-    states = {e.request_id: e.state for e in await ledger.entries("team", MONTH)}
-    assert states == {"crashed": "released", "r3": "reserved"}
+    with pytest.raises(BudgetExceededError) as refused:
+        await reserve(ledger, "r3", 500, now=T0 + timedelta(seconds=61))
+    assert refused.value.remaining_micros == 200
+    await reserve(ledger, "r4", 200, now=T0 + timedelta(seconds=62))
+    summary = await ledger.summary("team", MONTH, now=T0 + timedelta(seconds=62))
+    assert (summary.spent_micros, summary.reserved_micros) == (800, 200)
+    assert (summary.unconfirmed_micros, summary.measured_micros) == (800, 0)
+    entries = {e.request_id: e for e in await ledger.entries("team", MONTH)}
+    crashed = entries["crashed"]
+    assert (crashed.state, crashed.actual_micros, crashed.unconfirmed) == ("settled", 800, True)
+    assert not crashed.measured
 
 
-async def test_reclaim_expired_releases_every_scope_once(ledger: Ledger) -> None:
+async def test_charge_expired_charges_every_scope_once(ledger: Ledger) -> None:
     await reserve(ledger, "a1", 100, scope="a", now=T0, lease_s=10)
     await reserve(ledger, "a2", 200, scope="a", now=T0, lease_s=1_000)
     await reserve(ledger, "b1", 300, scope="b", now=T0, lease_s=10)
     assert await ledger.reclaim_expired(now=T0 + timedelta(seconds=5)) == 0
     assert await ledger.reclaim_expired(now=T0 + timedelta(seconds=11)) == 2
     assert await ledger.reclaim_expired(now=T0 + timedelta(seconds=12)) == 0
-    assert (await ledger.summary("a", MONTH)).reserved_micros == 200
-    assert (await ledger.summary("b", MONTH)).reserved_micros == 0
-    await ledger.settle("b1", 50)  # the late settlement of a crashed worker's call
-    assert (await ledger.summary("b", MONTH)).spent_micros == 50
+    a = await ledger.summary("a", MONTH, now=T0)
+    assert (a.reserved_micros, a.spent_micros, a.unconfirmed_micros) == (200, 100, 100)
+    b = await ledger.summary("b", MONTH, now=T0)
+    assert (b.reserved_micros, b.spent_micros, b.unconfirmed_micros) == (0, 300, 300)
+    # The late settlement of the dead worker's call replaces the unconfirmed charge.
+    await ledger.settle("b1", 50)
+    await ledger.settle("b1", 70)  # settled now: a second settlement changes nothing
+    b = await ledger.summary("b", MONTH, now=T0)
+    assert (b.spent_micros, b.unconfirmed_micros, b.measured_micros) == (50, 0, 50)
 
 
 # -- free calls and quotas ---------------------------------------------------------------
 
 
 async def test_a_free_call_is_recorded_at_zero_cost_once(ledger: Ledger) -> None:
-    await ledger.set_limit("team", MONTH, 1_000)
+    await ledger.set_limit("team", 1_000)
     for _ in range(2):
         await free_call(ledger, "f1", "free-model", ok=True, latency_s=0.25)
     [entry] = await ledger.entries("team", MONTH)
@@ -348,7 +361,7 @@ async def test_a_free_call_is_recorded_at_zero_cost_once(ledger: Ledger) -> None
         True,
         0.25,
     )
-    summary = await ledger.summary("team", MONTH)
+    summary = await ledger.summary("team", MONTH, now=T0)
     assert (summary.spent_micros, summary.reserved_micros) == (0, 0)
 
 
@@ -466,7 +479,7 @@ async def test_migrations_are_recorded_by_name_and_rerunning_changes_nothing(
     again = backend.open()
     try:
         await again.migrate()
-        assert (await again.summary("team", MONTH)).reserved_micros == 5
+        assert (await again.summary("team", MONTH, now=T0)).reserved_micros == 5
     finally:
         await again.close()
     assert backend.migration_rows() == expected
@@ -498,7 +511,7 @@ def test_apply_sqlite_reports_what_it_applied(tmp_path: Path) -> None:
 
 async def test_sqlite_uses_wal_and_full_sync(tmp_path: Path) -> None:
     ledger = SQLiteLedger(tmp_path / "ledger.db")
-    await ledger.summary("team", MONTH)
+    await ledger.summary("team", MONTH, now=T0)
     await ledger.close()
     with closing(sqlite3.connect(tmp_path / "ledger.db")) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -531,7 +544,8 @@ async def test_sqlite_in_an_unusable_place_is_unavailable(tmp_path: Path) -> Non
         await reserve(ledger, "r1", 1)
     message = str(unavailable.value)
     assert str(blocker / "ledger.db") in message
-    assert "writable" in message
+    assert f"{blocker} is a file, not a directory" in message
+    assert "TTA_HOME" in message
     assert isinstance(unavailable.value.__cause__, OSError)
     await ledger.close()
 
@@ -541,7 +555,7 @@ async def test_sqlite_file_that_is_not_a_database_is_unavailable(tmp_path: Path)
     path.write_bytes(b"this is not a database" * 100)
     ledger = SQLiteLedger(path)
     with pytest.raises(LedgerUnavailableError, match="not a database"):
-        await ledger.summary("team", MONTH)
+        await ledger.summary("team", MONTH, now=T0)
     await ledger.close()
 
 
@@ -573,7 +587,7 @@ async def test_postgres_on_a_closed_port_is_unavailable_and_hides_the_password()
     assert "s3cr" not in repr(ledger)
     assert ledger.url == f"postgresql://ledger@127.0.0.1:{port}/budget"
     with pytest.raises(LedgerUnavailableError) as unavailable:
-        await ledger.summary("team", MONTH)
+        await ledger.summary("team", MONTH, now=T0)
     text = str(unavailable.value)
     assert "s3cr" not in text
     assert f"127.0.0.1:{port}" in text
@@ -592,7 +606,7 @@ async def test_postgres_wrong_password_is_unavailable_without_the_password(
     )
     ledger = PostgresLedger(url, connect_timeout_s=2)
     with pytest.raises(LedgerUnavailableError) as unavailable:
-        await ledger.summary("team", MONTH)
+        await ledger.summary("team", MONTH, now=T0)
     assert "hunter2" not in str(unavailable.value)
     assert "hunter2" not in repr(ledger)
     await ledger.close()

@@ -135,7 +135,7 @@ async def test_sqlite_10000_reservations_from_8_processes_never_overspend(
     limit = sum(map(sum, amounts)) * 3 // 4
     ledger = open_backend("sqlite", path)
     try:
-        await ledger.set_limit(SCOPE, MONTH, limit)
+        await ledger.set_limit(SCOPE, limit)
         outcomes = await asyncio.to_thread(run_reserving_processes, "sqlite", path, amounts)
         await assert_exact(ledger, limit, outcomes)
     finally:
@@ -150,7 +150,7 @@ async def test_postgres_10000_reservations_from_16_connections_never_overspend(
     limit = sum(map(sum, amounts)) * 3 // 4
     ledger = PostgresLedger(postgres_url, min_size=16, max_size=16)
     try:
-        await ledger.set_limit(SCOPE, MONTH, limit)
+        await ledger.set_limit(SCOPE, limit)
         began = time.perf_counter()
         results = await asyncio.gather(
             *(reserve_all(ledger, SCOPE, MONTH, mine, f"c{i}") for i, mine in enumerate(amounts))
@@ -197,7 +197,7 @@ def test_sqlite_survives_25_sigkills_mid_write(tmp_path: Path) -> None:
 
     async def prepare() -> None:
         ledger = open_backend("sqlite", path)
-        await ledger.set_limit(SCOPE, MONTH, 1_000_000)
+        await ledger.set_limit(SCOPE, 1_000_000)
         await ledger.close()
 
     async def check_async() -> list[str]:
@@ -225,7 +225,7 @@ def test_sqlite_survives_25_sigkills_mid_write(tmp_path: Path) -> None:
 def test_postgres_survives_25_sigkills_mid_write(postgres_url: str) -> None:
     async def prepare() -> None:
         ledger = open_backend("postgres", postgres_url)
-        await ledger.set_limit(SCOPE, MONTH, 1_000_000)
+        await ledger.set_limit(SCOPE, 1_000_000)
         await ledger.close()
 
     async def check_async() -> list[str]:

@@ -5,10 +5,18 @@ charged: ``"default"``, a project, a user, a team) and per calendar month in UTC
 (``"2026-11"``). Backends (``sqlite.py``, ``postgres.py``) implement :class:`Ledger`
 with the database's own guarantees; nothing here coordinates by hand.
 
+A scope's *stored* limit (``tta_limits``) applies to every month and changes only by an
+explicit, audited act (:meth:`Ledger.set_limit`, ``tta budget limit``). A caller may
+also bring a cap of its own (``cap_micros``, an instance's ``monthly_limit``): a
+reservation fits only under both, so many processes with the same cap share it.
+
 The invariant every backend keeps, under any concurrency and any crash:
-``spent + reserved <= limit`` is never broken by a reservation (a settlement may record
-more than was reserved, the truth, which then blocks the next reservation), and a
-month's ``spent`` equals the sum of its settled entries.
+``spent + reserved <= min(stored limit, caller's cap)`` is never broken by a reservation
+(a settlement may record more than was reserved, the truth, which then blocks the next
+reservation), and a month's ``spent`` equals the sum of its settled entries. A
+reservation whose lease ends unsettled (its worker died, maybe after the provider
+billed) is charged at its reserved amount and marked *unconfirmed*, never released; a
+late settlement or an operator's correction replaces that charge with the truth.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "LedgerUnavailableError",
+    "LimitChange",
     "ModelStats",
     "QuotaWindows",
     "Reservation",
@@ -109,20 +118,55 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class SpendSummary:
-    """A scope's month: limit (``None``: unlimited), spent, reserved, what remains."""
+    """A scope's month: stored limit (``None``: none stored), spent, reserved, what remains.
+
+    ``spent_micros`` is all the money recorded; ``estimated_micros`` and
+    ``unconfirmed_micros`` are the parts of it that no provider measured: estimates
+    (a stream cut short, usage not reported or not credible) and charges of leases that
+    ended unsettled (a worker died after sending its call).
+    """
 
     scope: str
     month: str
     limit_micros: int | None
     spent_micros: int
     reserved_micros: int
+    estimated_micros: int = 0
+    unconfirmed_micros: int = 0
 
     @property
     def remaining_micros(self) -> int | None:
-        """What may still be reserved (``None`` without a limit); never below 0."""
-        if self.limit_micros is None:
+        """What may still be reserved under the stored limit (``None`` without one)."""
+        return self.remaining_under(None)
+
+    def effective_limit(self, cap_micros: int | None) -> int | None:
+        """The smaller of the stored limit and a caller's own cap (``None``: neither)."""
+        limits = [x for x in (self.limit_micros, cap_micros) if x is not None]
+        return min(limits) if limits else None
+
+    def remaining_under(self, cap_micros: int | None) -> int | None:
+        """What a caller with ``cap_micros`` may still reserve; never below 0."""
+        limit = self.effective_limit(cap_micros)
+        if limit is None:
             return None
-        return max(0, self.limit_micros - self.spent_micros - self.reserved_micros)
+        return max(0, limit - self.spent_micros - self.reserved_micros)
+
+    @property
+    def measured_micros(self) -> int:
+        """Money a provider's own usage figures account for."""
+        return self.spent_micros - self.estimated_micros - self.unconfirmed_micros
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChange:
+    """One audited change of a scope's stored limit (``None``: no limit)."""
+
+    scope: str
+    old_micros: int | None
+    new_micros: int | None
+    actor: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +193,11 @@ class LedgerEntry:
     input_tokens: int = 0
     output_tokens: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The cost came from the provider's usage figures (``False``: an estimate).
+    measured: bool = True
+    #: Charged at the reservation because its lease ended unsettled.
+    unconfirmed: bool = False
+    tier: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,14 +254,25 @@ class Ledger(Protocol):
     """What the universal primitive needs from a ledger backend. All methods are async.
 
     ``now`` parameters exist so tests can move time (lease expiry, quota windows).
+    ``reserve`` and ``settle`` complete even when their caller is cancelled: a cancelled
+    ``reserve`` gives its reservation back, a cancelled ``settle`` still records.
     """
 
     async def migrate(self) -> None:
         """Apply pending named migrations (idempotent; safe from many processes at once)."""
         ...
 
-    async def set_limit(self, scope: str, month: str, limit_micros: int | None) -> None:
-        """Set (or clear, with ``None``) the scope's limit for the month."""
+    async def set_limit(
+        self, scope: str, limit_micros: int | None, *, actor: str | None = None, reason: str = ""
+    ) -> LimitChange:
+        """Store the scope's monthly limit (``None``: no limit), audited with who and why.
+
+        The only way a stored limit changes. ``actor`` defaults to ``user@host``.
+        """
+        ...
+
+    async def limit_changes(self, scope: str | None = None) -> Sequence[LimitChange]:
+        """The audit trail of stored limits (of ``scope``, or all), oldest first."""
         ...
 
     async def reserve(
@@ -225,8 +285,10 @@ class Ledger(Protocol):
         model: str,
         provider: str,
         lease_s: float = 600.0,
+        cap_micros: int | None = None,
         coder: str = "none",
         profile: str = "",
+        tier: str = "",
         correlation_id: str = "",
         justification: Justification | None = None,
         justification_verified: bool | None = None,
@@ -234,9 +296,15 @@ class Ledger(Protocol):
     ) -> Reservation:
         """Set ``amount_micros`` aside in one guarded statement.
 
-        Raises :class:`BudgetExceededError` when it does not fit. Expired leases are
-        reclaimed first.
+        It fits when the month's spent plus reserved plus the amount stays within the
+        stored limit and within ``cap_micros`` (the caller's own limit). Raises
+        :class:`BudgetExceededError` when it does not fit. Expired leases are charged
+        first.
         """
+        ...
+
+    async def renew(self, request_id: str, lease_s: float, *, now: datetime | None = None) -> bool:
+        """Extend an open reservation's lease to ``lease_s`` from now; ``False`` if closed."""
         ...
 
     async def settle(
@@ -245,19 +313,30 @@ class Ledger(Protocol):
         actual_micros: int,
         *,
         ok: bool = True,
+        measured: bool = True,
         latency_s: float | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
     ) -> None:
-        """Record the real cost and free the reservation.
+        """Record the real cost (``measured=False``: an estimate) and free the reservation.
 
         Idempotent by ``request_id``: settling twice changes nothing. A settlement above
-        the reservation is recorded as it is.
+        the reservation is recorded as it is. Settling an entry charged *unconfirmed*
+        (its lease ended first) replaces that charge with this cost.
         """
         ...
 
     async def release(self, request_id: str) -> None:
-        """Give the reservation back without spending (the call failed). Idempotent."""
+        """Give the reservation back without spending (no request went out). Idempotent."""
+        ...
+
+    async def correct(
+        self, request_id: str, actual_micros: int, *, reason: str, actor: str | None = None
+    ) -> None:
+        """An operator's correction of a settled entry's cost (e.g. an unconfirmed one).
+
+        The month's totals follow; the change is audited with ``reason`` and ``actor``.
+        """
         ...
 
     async def record_free(
@@ -271,6 +350,7 @@ class Ledger(Protocol):
         ok: bool,
         coder: str = "none",
         profile: str = "",
+        tier: str = "",
         correlation_id: str = "",
         latency_s: float | None = None,
         input_tokens: int = 0,
@@ -281,11 +361,15 @@ class Ledger(Protocol):
         ...
 
     async def reclaim_expired(self, now: datetime | None = None) -> int:
-        """Release reservations whose lease ended (a crashed worker's); returns how many."""
+        """Charge reservations whose lease ended (unconfirmed); returns how many."""
         ...
 
-    async def summary(self, scope: str, month: str) -> SpendSummary:
-        """Limit, spent and reserved for the scope's month."""
+    async def summary(self, scope: str, month: str, *, now: datetime | None = None) -> SpendSummary:
+        """Stored limit, spent and reserved for the scope's month (expired leases charged)."""
+        ...
+
+    async def scopes(self) -> Sequence[str]:
+        """Every scope the ledger knows (with a stored limit or any entry), sorted."""
         ...
 
     async def entries(self, scope: str, month: str) -> Sequence[LedgerEntry]:
@@ -307,6 +391,15 @@ class Ledger(Protocol):
         """Count one request against a free tier's limits.
 
         Returns ``False`` (and counts nothing) when a window is full.
+        """
+        ...
+
+    async def claim_alert(
+        self, scope: str, month: str, threshold: float, spent_micros: int
+    ) -> bool:
+        """Record that the scope's month crossed ``threshold``; ``True`` for the first caller.
+
+        However many processes cross a threshold together, exactly one is told to alert.
         """
         ...
 

@@ -8,8 +8,12 @@ number of processes may migrate at once: the first applies, the others then find
 everything recorded. Never edit a released migration: append a new one.
 
 Tables: ``tta_budgets`` (one row per scope and month), ``tta_entries`` (one row per
-call), ``tta_quota_counters`` (free tiers' minute and day windows). Money is integer
-micro-dollars. SQLite keeps times as UTC epoch seconds (``REAL``), PostgreSQL as
+call), ``tta_quota_counters`` (free tiers' minute and day windows), ``tta_limits`` (each
+scope's stored monthly limit), ``tta_audit`` (who changed a limit or corrected a cost,
+when, from what to what, and why) and ``tta_alerts`` (budget thresholds crossed, one
+row each, so one process alerts). A database that records a migration this code does
+not know was migrated by a newer TTA.dev: it is refused, never used half-understood.
+Money is integer micro-dollars. SQLite keeps times as UTC epoch seconds (``REAL``), PostgreSQL as
 ``timestamptz``.
 """
 
@@ -23,10 +27,37 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
-__all__ = ["MIGRATIONS", "POSTGRES_LOCK_KEY", "Migration", "apply_postgres", "apply_sqlite"]
+__all__ = [
+    "MIGRATIONS",
+    "POSTGRES_LOCK_KEY",
+    "Migration",
+    "NewerSchemaError",
+    "apply_postgres",
+    "apply_sqlite",
+]
 
 #: The ``pg_advisory_xact_lock`` key that serializes migrations ("ttamigr" in ASCII).
 POSTGRES_LOCK_KEY = 0x7474616D696772
+
+
+class NewerSchemaError(RuntimeError):
+    """The database was migrated by a newer TTA.dev than this one."""
+
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        super().__init__(
+            f"the spend ledger's schema is newer than this TTA.dev: the database records "
+            f"migration(s) {', '.join(unknown)}, and this version knows up to "
+            f"{MIGRATIONS[-1].name}; upgrade tta-dev-integrations on this machine "
+            "(every process sharing a ledger must run the same or a newer version)"
+        )
+
+
+def _check_known(done: set[str]) -> None:
+    known = {m.name for m in MIGRATIONS}
+    unknown = sorted(done - known)
+    if unknown:
+        raise NewerSchemaError(unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +183,96 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        "0004_limit_ownership",
+        sqlite=(
+            """CREATE TABLE tta_limits (
+                scope TEXT PRIMARY KEY,
+                limit_micros INTEGER CHECK (limit_micros IS NULL OR limit_micros >= 0),
+                set_by TEXT NOT NULL,
+                set_at REAL NOT NULL,
+                reason TEXT NOT NULL DEFAULT ''
+            )""",
+            """CREATE TABLE tta_audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at REAL NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('limit', 'correct')),
+                scope TEXT NOT NULL,
+                request_id TEXT,
+                old_micros INTEGER,
+                new_micros INTEGER,
+                reason TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX tta_audit_by_scope ON tta_audit (scope, id)",
+            """CREATE TABLE tta_alerts (
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                threshold REAL NOT NULL,
+                spent_micros INTEGER NOT NULL,
+                fired_at REAL NOT NULL,
+                PRIMARY KEY (scope, month, threshold)
+            )""",
+            "ALTER TABLE tta_entries ADD COLUMN measured INTEGER NOT NULL DEFAULT 1"
+            " CHECK (measured IN (0, 1))",
+            "ALTER TABLE tta_entries ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0"
+            " CHECK (unconfirmed IN (0, 1))",
+            "ALTER TABLE tta_entries ADD COLUMN tier TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE tta_entries ADD COLUMN feedback_score REAL"
+            " CHECK (feedback_score IS NULL OR (feedback_score >= 0 AND feedback_score <= 1))",
+            "ALTER TABLE tta_budgets ADD COLUMN estimated_micros INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE tta_budgets ADD COLUMN unconfirmed_micros INTEGER NOT NULL DEFAULT 0",
+            # Limits used to be written per month by whichever process ran last; the
+            # newest month's limit of each scope becomes its stored limit.
+            """INSERT INTO tta_limits (scope, limit_micros, set_by, set_at, reason)
+                SELECT scope, limit_micros, 'migration 0004',
+                    CAST(strftime('%s', 'now') AS REAL), 'kept from ' || month
+                FROM tta_budgets b
+                WHERE limit_micros IS NOT NULL
+                  AND month = (SELECT MAX(month) FROM tta_budgets WHERE scope = b.scope)""",
+        ),
+        postgres=(
+            """CREATE TABLE tta_limits (
+                scope TEXT PRIMARY KEY,
+                limit_micros BIGINT CHECK (limit_micros IS NULL OR limit_micros >= 0),
+                set_by TEXT NOT NULL,
+                set_at TIMESTAMPTZ NOT NULL,
+                reason TEXT NOT NULL DEFAULT ''
+            )""",
+            """CREATE TABLE tta_audit (
+                id BIGSERIAL PRIMARY KEY,
+                at TIMESTAMPTZ NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL CHECK (action IN ('limit', 'correct')),
+                scope TEXT NOT NULL,
+                request_id TEXT,
+                old_micros BIGINT,
+                new_micros BIGINT,
+                reason TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX tta_audit_by_scope ON tta_audit (scope, id)",
+            """CREATE TABLE tta_alerts (
+                scope TEXT NOT NULL,
+                month TEXT NOT NULL,
+                threshold DOUBLE PRECISION NOT NULL,
+                spent_micros BIGINT NOT NULL,
+                fired_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (scope, month, threshold)
+            )""",
+            "ALTER TABLE tta_entries ADD COLUMN measured BOOLEAN NOT NULL DEFAULT TRUE",
+            "ALTER TABLE tta_entries ADD COLUMN unconfirmed BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE tta_entries ADD COLUMN tier TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE tta_entries ADD COLUMN feedback_score DOUBLE PRECISION"
+            " CHECK (feedback_score IS NULL OR (feedback_score >= 0 AND feedback_score <= 1))",
+            "ALTER TABLE tta_budgets ADD COLUMN estimated_micros BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tta_budgets ADD COLUMN unconfirmed_micros BIGINT NOT NULL DEFAULT 0",
+            """INSERT INTO tta_limits (scope, limit_micros, set_by, set_at, reason)
+                SELECT DISTINCT ON (scope) scope, limit_micros, 'migration 0004', now(),
+                    'kept from ' || month
+                FROM tta_budgets WHERE limit_micros IS NOT NULL
+                ORDER BY scope, month DESC""",
+        ),
+    ),
 )
 
 _SQLITE_TABLE = """CREATE TABLE IF NOT EXISTS tta_migrations (
@@ -176,6 +297,7 @@ def apply_sqlite(conn: sqlite3.Connection) -> list[str]:
     try:
         conn.execute(_SQLITE_TABLE)
         done = {row[0] for row in conn.execute("SELECT name FROM tta_migrations")}
+        _check_known(done)
         applied: list[str] = []
         for position, migration in enumerate(MIGRATIONS, start=1):
             if migration.name in done:
@@ -208,6 +330,7 @@ async def apply_postgres(conn: AsyncConnection[Any]) -> list[str]:
         await conn.execute(_POSTGRES_TABLE)
         cursor = await conn.execute("SELECT name FROM tta_migrations")
         done = {row[0] for row in await cursor.fetchall()}
+        _check_known(done)
         for position, migration in enumerate(MIGRATIONS, start=1):
             if migration.name in done:
                 continue

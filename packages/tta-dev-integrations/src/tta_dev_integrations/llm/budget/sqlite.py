@@ -14,71 +14,52 @@ whose paid call already went out. ``NORMAL`` (WAL synced only at checkpoints) ta
 ledger of money takes the durable setting, and a paid call takes seconds anyway.
 
 The standard library's ``sqlite3`` blocks, so each call runs in a worker thread
-(``asyncio.to_thread``) on the ledger's one connection, guarded by a lock.
+(``asyncio.to_thread``) on the ledger's one connection, guarded by a lock. The rules
+(checks, what a settlement does to the month, cancellation) are
+:class:`~tta_dev_integrations.llm.budget.base.LedgerBase`'s; this module holds the SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from tta_dev_integrations.llm.budget.base import (
+    LedgerBase,
+    RequestIdTaken,
+    Settlement,
+    UnknownEntry,
+    delta_for_expired,
+)
+from tta_dev_integrations.llm.budget.core import (
+    ENSURE_BUDGET,
+    INSERT_RESERVED,
+    MOVE_MONEY,
+    RESERVE,
+    BudgetDelta,
+    correction_delta,
+    settlement_delta,
+)
 from tta_dev_integrations.llm.budget.ledger import (
-    BudgetExceededError,
-    EntryState,
-    Justification,
-    LedgerEntry,
     LedgerUnavailableError,
     ModelStats,
-    Reservation,
+    QuotaWindows,
     SpendSummary,
-    quota_windows,
 )
 from tta_dev_integrations.llm.budget.migrations import apply_sqlite
 
 __all__ = ["SQLiteLedger", "default_ledger_path"]
 
 T = TypeVar("T")
-
-
-_ENTRY_COLUMNS = (
-    "request_id, scope, month, model, provider, state, reserved_micros, actual_micros, "
-    "created_at, coder, profile, correlation_id, justification, justification_verified, "
-    "ok, feedback_ok, latency_s, input_tokens, output_tokens, lease_expires_at, settled_at"
-)
-
-# The one guarded statement of a reservation: it adds the amount only when it fits.
-_RESERVE = """UPDATE tta_budgets SET reserved_micros = reserved_micros + :amount
-    WHERE scope = :scope AND month = :month
-      AND (limit_micros IS NULL OR spent_micros + reserved_micros + :amount <= limit_micros)"""
-
-# A scope's month seen for the first time: unlimited until set_limit says otherwise.
-_FIRST_RESERVE = """INSERT INTO tta_budgets (scope, month, reserved_micros)
-    VALUES (:scope, :month, :amount) ON CONFLICT (scope, month) DO NOTHING"""
-
-_INSERT_RESERVED = """INSERT INTO tta_entries (request_id, scope, month, model, provider,
-        coder, profile, correlation_id, state, reserved_micros, lease_expires_at,
-        justification, justification_verified, created_at)
-    VALUES (:request_id, :scope, :month, :model, :provider, :coder, :profile,
-        :correlation_id, 'reserved', :amount, :lease_expires_at, :justification,
-        :justification_verified, :now)
-    ON CONFLICT (request_id) DO NOTHING"""
-
-_INSERT_FREE = """INSERT INTO tta_entries (request_id, scope, month, model, provider,
-        coder, profile, correlation_id, state, ok, latency_s, input_tokens, output_tokens,
-        created_at, settled_at)
-    VALUES (:request_id, :scope, :month, :model, :provider, :coder, :profile,
-        :correlation_id, 'free', :ok, :latency_s, :input_tokens, :output_tokens, :now, :now)
-    ON CONFLICT (request_id) DO NOTHING"""
 
 # Counts one request in a quota window unless the window is full.
 _TAKE_QUOTA = """INSERT INTO tta_quota_counters (model, window_kind, window_start, count)
@@ -92,6 +73,22 @@ _MODEL_STATS = """SELECT model, COUNT(*), SUM(ok), SUM(feedback_ok = 1), SUM(fee
     WHERE model IN ({models}) AND state IN ('settled', 'free') AND ok IS NOT NULL
     GROUP BY model"""
 
+# Leases that ended unsettled are charged at their reserved amount, unconfirmed.
+_CHARGE_EXPIRED = """UPDATE tta_entries SET state = 'settled', actual_micros = reserved_micros,
+        measured = 0, unconfirmed = 1, settled_at = :now
+    WHERE state = 'reserved' AND lease_expires_at < :now AND (:scope IS NULL OR scope = :scope)
+    RETURNING scope, month, reserved_micros"""
+
+_ANY_EXPIRED = """SELECT 1 FROM tta_entries
+    WHERE state = 'reserved' AND lease_expires_at < ? AND scope = ? LIMIT 1"""
+
+_SUMMARY = """SELECT b.spent_micros, b.reserved_micros, b.estimated_micros,
+        b.unconfirmed_micros, (SELECT limit_micros FROM tta_limits WHERE scope = :scope)
+    FROM tta_budgets b WHERE b.scope = :scope AND b.month = :month"""
+
+_AUDIT = """INSERT INTO tta_audit (at, actor, action, scope, request_id, old_micros,
+        new_micros, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+
 
 def default_ledger_path() -> Path:
     """``$TTA_HOME/ledger.db``, ``TTA_HOME`` defaulting to ``~/.tta``."""
@@ -99,69 +96,20 @@ def default_ledger_path() -> Path:
     return Path(home).expanduser() / "ledger.db"
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file standing where ``folder`` (or one of its parents) should be, if any."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def _epoch(moment: datetime | None) -> float:
-    if moment is None:
-        return datetime.now(UTC).timestamp()
-    if moment.tzinfo is None:  # a naive time is taken as UTC, never as local time
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return (moment or datetime.now(UTC)).timestamp()
 
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _bool(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _justification(text: str | None) -> Justification | None:
-    if text is None:
-        return None
-    data = json.loads(text)
-    return Justification(
-        reason=str(data.get("reason", "")),
-        free_alternatives_tried=tuple(data.get("free_alternatives_tried", ())),
-        expected_quality_delta=str(data.get("expected_quality_delta", "")),
-    )
-
-
-def _entry(row: sqlite3.Row | tuple[Any, ...]) -> LedgerEntry:
-    (request_id, scope, month, model, provider, state, reserved, actual, created_at,
-     coder, profile, correlation_id, justification, verified, ok, feedback_ok, latency_s,
-     input_tokens, output_tokens, lease_expires_at, settled_at) = row  # fmt: skip
-    extra: dict[str, Any] = {}
-    if lease_expires_at is not None:
-        extra["lease_expires_at"] = _utc(lease_expires_at)
-    if settled_at is not None:
-        extra["settled_at"] = _utc(settled_at)
-    entry_state: EntryState = state
-    return LedgerEntry(
-        request_id=request_id,
-        scope=scope,
-        month=month,
-        model=model,
-        provider=provider,
-        state=entry_state,
-        reserved_micros=reserved,
-        actual_micros=actual,
-        created_at=_utc(created_at),
-        coder=coder,
-        profile=profile,
-        correlation_id=correlation_id,
-        justification=_justification(justification),
-        justification_verified=_bool(verified),
-        ok=_bool(ok),
-        feedback_ok=_bool(feedback_ok),
-        latency_s=latency_s,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        extra=extra,
-    )
 
 
 @contextmanager
@@ -177,37 +125,26 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-class _Refused(Exception):
-    """Inside a transaction: roll it back (the caller turns it into the real answer)."""
+def _charge_expired(conn: sqlite3.Connection, now: float, scope: str | None) -> int:
+    """Charge expired reservations (of ``scope``, or all), unconfirmed, and fix budgets."""
+    charged = conn.execute(_CHARGE_EXPIRED, {"now": now, "scope": scope}).fetchall()
+    by_month: dict[tuple[str, str], int] = defaultdict(int)
+    for entry_scope, month, amount in charged:
+        by_month[(entry_scope, month)] += amount
+    for (entry_scope, month), amount in sorted(by_month.items()):
+        conn.execute(MOVE_MONEY, delta_for_expired(amount).params(entry_scope, month))
+    return len(charged)
 
 
-def _reclaim(conn: sqlite3.Connection, now: float, scope: str | None) -> int:
-    """Release expired reservations (of ``scope``, or all) and fix their budgets."""
-    released = conn.execute(
-        "UPDATE tta_entries SET state = 'released'"
-        " WHERE state = 'reserved' AND lease_expires_at < ? AND (? IS NULL OR scope = ?)"
-        " RETURNING scope, month, reserved_micros",
-        (now, scope, scope),
-    ).fetchall()
-    give_back: dict[tuple[str, str], int] = defaultdict(int)
-    for entry_scope, month, amount in released:
-        give_back[(entry_scope, month)] += amount
-    conn.executemany(
-        "UPDATE tta_budgets SET reserved_micros = reserved_micros - ?"
-        " WHERE scope = ? AND month = ?",
-        [(amount, s, m) for (s, m), amount in sorted(give_back.items())],
-    )
-    return len(released)
-
-
-def _remaining(conn: sqlite3.Connection, scope: str, month: str) -> int:
-    row = conn.execute(
-        "SELECT limit_micros, spent_micros, reserved_micros FROM tta_budgets"
-        " WHERE scope = ? AND month = ?",
-        (scope, month),
-    ).fetchone()
-    limit, spent, reserved = row
-    return max(0, int(limit) - int(spent) - int(reserved))
+def _summary(conn: sqlite3.Connection, scope: str, month: str) -> SpendSummary:
+    row = conn.execute(_SUMMARY, {"scope": scope, "month": month}).fetchone()
+    if row is None:
+        stored = conn.execute(
+            "SELECT limit_micros FROM tta_limits WHERE scope = ?", (scope,)
+        ).fetchone()
+        return SpendSummary(scope, month, stored[0] if stored else None, 0, 0)
+    spent, reserved, estimated, unconfirmed, limit = row
+    return SpendSummary(scope, month, limit, spent, reserved, estimated, unconfirmed)
 
 
 def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
@@ -228,7 +165,7 @@ def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
             time.sleep(0.005)
 
 
-class SQLiteLedger:
+class SQLiteLedger(LedgerBase):
     """The :class:`~tta_dev_integrations.llm.budget.ledger.Ledger` in one SQLite file.
 
     ``path`` defaults to :func:`default_ledger_path`; its directory is created on first
@@ -276,6 +213,20 @@ class SQLiteLedger:
         return conn
 
     def _unavailable(self, error: BaseException) -> LedgerUnavailableError:
+        if "not a database" in str(error) or "malformed" in str(error):
+            return LedgerUnavailableError(
+                f"the spend ledger file {self.path} is not a usable SQLite database "
+                f"({error}); nothing was changed. Move it aside (mv '{self.path}' "
+                f"'{self.path}.broken') and TTA.dev starts a new ledger there, or point "
+                "TTA_HOME (or TTA_LEDGER_URL) elsewhere"
+            )
+        folder = _file_in_the_way(self.path.parent)
+        if folder is not None:
+            return LedgerUnavailableError(
+                f"the spend ledger {self.path} cannot be created: {folder} is a file, not a "
+                "directory; "
+                "point TTA_HOME at a directory (or set TTA_LEDGER_URL)"
+            )
         return LedgerUnavailableError(
             f"the spend ledger at {self.path} cannot be used ({error}); check that its "
             "directory exists and is writable, that the disk has room, and that no other "
@@ -304,149 +255,135 @@ class SQLiteLedger:
     async def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._call, operation)
 
-    # -- the Ledger protocol -------------------------------------------------------
+    # -- the backend's transactions -------------------------------------------------
+
+    async def _write(self, statement: str, params: Mapping[str, Any]) -> int:
+        def operation(conn: sqlite3.Connection) -> int:
+            with _immediate(conn):
+                return conn.execute(statement, params).rowcount
+
+        return await self._run(operation)
+
+    async def _read(self, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        def operation(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(statement, params).fetchall()
+
+        return await self._run(operation)
+
+    def _stamp(self, moment: datetime) -> float:
+        return moment.timestamp()
+
+    def _moment(self, stamp: float) -> datetime:
+        return _utc(stamp)
 
     async def migrate(self) -> None:
         """Apply pending named migrations (idempotent; safe from many processes at once)."""
         await self._run(apply_sqlite)
 
-    async def set_limit(self, scope: str, month: str, limit_micros: int | None) -> None:
-        """Set (or clear, with ``None``) the scope's limit for the month."""
-        if limit_micros is not None and limit_micros < 0:
-            raise ValueError(f"limit_micros must be >= 0 or None, got {limit_micros}")
+    async def close(self) -> None:
+        """Close the connection (a later call opens a new one)."""
 
-        def operation(conn: sqlite3.Connection) -> None:
-            with _immediate(conn):
-                conn.execute(
-                    "INSERT INTO tta_budgets (scope, month, limit_micros) VALUES (?, ?, ?)"
-                    " ON CONFLICT (scope, month) DO UPDATE"
-                    " SET limit_micros = excluded.limit_micros",
-                    (scope, month, limit_micros),
-                )
+        def operation() -> None:
+            with self._lock:
+                self._drop_connection()
 
-        await self._run(operation)
+        await asyncio.to_thread(operation)
 
-    async def reserve(
-        self,
-        *,
-        request_id: str,
-        scope: str,
-        month: str,
-        amount_micros: int,
-        model: str,
-        provider: str,
-        lease_s: float = 600.0,
-        coder: str = "none",
-        profile: str = "",
-        correlation_id: str = "",
-        justification: Justification | None = None,
-        justification_verified: bool | None = None,
-        now: datetime | None = None,
-    ) -> Reservation:
-        """Set ``amount_micros`` aside in one guarded statement.
-
-        Raises :class:`BudgetExceededError` when it does not fit. Expired leases of the
-        scope are reclaimed first, in the same transaction.
-        """
-        if amount_micros < 0:
-            raise ValueError(f"amount_micros must be >= 0, got {amount_micros}")
-        at = _epoch(now)
-        expires = at + lease_s
-        params = {
-            "request_id": request_id,
-            "scope": scope,
-            "month": month,
-            "amount": amount_micros,
-            "model": model,
-            "provider": provider,
-            "coder": coder,
-            "profile": profile,
-            "correlation_id": correlation_id,
-            "lease_expires_at": expires,
-            "justification": json.dumps(justification.as_dict()) if justification else None,
-            "justification_verified": _flag(justification_verified),
-            "now": at,
-        }
-
+    async def _op_set_limit(
+        self, scope: str, new: int | None, actor: str, reason: str, at: datetime
+    ) -> int | None:
         def operation(conn: sqlite3.Connection) -> int | None:
-            """``None`` when reserved, else what remained (the reclaim is kept)."""
             with _immediate(conn):
-                _reclaim(conn, at, scope)
-                fits = (
-                    conn.execute(_RESERVE, params).rowcount == 1
-                    or conn.execute(_FIRST_RESERVE, params).rowcount == 1
+                row = conn.execute(
+                    "SELECT limit_micros FROM tta_limits WHERE scope = ?", (scope,)
+                ).fetchone()
+                conn.execute(
+                    "INSERT INTO tta_limits (scope, limit_micros, set_by, set_at, reason)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope) DO UPDATE SET"
+                    " limit_micros = excluded.limit_micros, set_by = excluded.set_by,"
+                    " set_at = excluded.set_at, reason = excluded.reason",
+                    (scope, new, actor, at.timestamp(), reason),
                 )
+                old: int | None = row[0] if row else None
+                conn.execute(
+                    _AUDIT, (at.timestamp(), actor, "limit", scope, None, old, new, reason)
+                )
+                return old
+
+        return await self._run(operation)
+
+    async def _op_reserve(
+        self, params: dict[str, Any], now: datetime | None, lease: timedelta
+    ) -> tuple[SpendSummary | None, datetime]:
+        at = _epoch(now)
+        expires = at + lease.total_seconds()
+        values = {**params, "now": at, "lease_expires_at": expires}
+        scope, month = params["scope"], params["month"]
+
+        def operation(conn: sqlite3.Connection) -> SpendSummary | None:
+            with _immediate(conn):
+                _charge_expired(conn, at, scope)
+                fits = conn.execute(RESERVE, values).rowcount == 1
                 if not fits:
-                    return _remaining(conn, scope, month)
-                if conn.execute(_INSERT_RESERVED, params).rowcount != 1:
-                    raise _Refused  # the request_id is taken: undo the reservation
+                    conn.execute(ENSURE_BUDGET, values)
+                    fits = conn.execute(RESERVE, values).rowcount == 1
+                if not fits:
+                    return _summary(conn, scope, month)
+                if conn.execute(INSERT_RESERVED, values).rowcount != 1:
+                    raise RequestIdTaken  # rolls the reservation back
             return None
 
-        try:
-            remaining = await self._run(operation)
-        except _Refused:
-            raise ValueError(
-                f"request_id {request_id!r} is already in the ledger; use a new id per call"
-            ) from None
-        if remaining is not None:
-            raise BudgetExceededError(scope, month, amount_micros, remaining)
-        return Reservation(request_id, scope, month, amount_micros, _utc(expires))
+        return await self._run(operation), _utc(expires)
 
-    async def settle(
-        self,
-        request_id: str,
-        actual_micros: int,
-        *,
-        ok: bool = True,
-        latency_s: float | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-    ) -> None:
-        """Record the real cost and free the reservation.
+    async def _op_renew(self, request_id: str, now: datetime | None, lease: timedelta) -> bool:
+        expires = _epoch(now) + lease.total_seconds()
 
-        Idempotent by ``request_id``: settling twice changes nothing. A settlement above
-        the reservation is recorded as it is. A reservation already released (its lease
-        ended, or the caller gave it back) is settled too: the money was spent, and the
-        ledger records the truth.
-        """
-        if actual_micros < 0:
-            raise ValueError(f"actual_micros must be >= 0, got {actual_micros}")
-        at = _epoch(None)
+        def operation(conn: sqlite3.Connection) -> bool:
+            with _immediate(conn):
+                cursor = conn.execute(
+                    "UPDATE tta_entries SET lease_expires_at = ?"
+                    " WHERE request_id = ? AND state = 'reserved'",
+                    (expires, request_id),
+                )
+                return cursor.rowcount == 1
+
+        return await self._run(operation)
+
+    async def _op_settle(self, settlement: Settlement, at: datetime) -> None:
+        s = settlement
 
         def operation(conn: sqlite3.Connection) -> None:
             with _immediate(conn):
                 row = conn.execute(
-                    "SELECT state, scope, month, reserved_micros FROM tta_entries"
-                    " WHERE request_id = ?",
-                    (request_id,),
+                    "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed"
+                    " FROM tta_entries WHERE request_id = ?",
+                    (s.request_id,),
                 ).fetchone()
                 if row is None:
-                    raise _Refused
-                state, scope, month, reserved = row
-                if state not in ("reserved", "released"):
+                    raise UnknownEntry
+                state, scope, month, reserved, old_actual, unconfirmed = row
+                delta = settlement_delta(
+                    state=state,
+                    reserved=reserved,
+                    old_actual=old_actual,
+                    old_unconfirmed=bool(unconfirmed),
+                    actual=s.actual_micros,
+                    measured=s.measured,
+                )
+                if delta is None:
                     return  # settled already (or a free call): nothing changes
                 conn.execute(
                     "UPDATE tta_entries SET state = 'settled', actual_micros = ?, ok = ?,"
-                    " latency_s = ?, input_tokens = ?, output_tokens = ?, settled_at = ?"
-                    " WHERE request_id = ?",
-                    (actual_micros, int(ok), latency_s, input_tokens, output_tokens, at,
-                     request_id),
+                    " measured = ?, unconfirmed = 0, latency_s = ?, input_tokens = ?,"
+                    " output_tokens = ?, settled_at = ? WHERE request_id = ?",
+                    (s.actual_micros, s.ok, s.measured, s.latency_s, s.input_tokens,
+                     s.output_tokens, at.timestamp(), s.request_id),
                 )  # fmt: skip
-                freed = reserved if state == "reserved" else 0
-                conn.execute(
-                    "UPDATE tta_budgets SET reserved_micros = reserved_micros - ?,"
-                    " spent_micros = spent_micros + ? WHERE scope = ? AND month = ?",
-                    (freed, actual_micros, scope, month),
-                )
+                conn.execute(MOVE_MONEY, delta.params(scope, month))
 
-        try:
-            await self._run(operation)
-        except _Refused:
-            raise ValueError(f"no reservation with request_id {request_id!r}") from None
+        await self._run(operation)
 
-    async def release(self, request_id: str) -> None:
-        """Give the reservation back without spending (the call failed). Idempotent."""
-
+    async def _op_release(self, request_id: str) -> None:
         def operation(conn: sqlite3.Connection) -> None:
             with _immediate(conn):
                 row = conn.execute(
@@ -460,195 +397,98 @@ class SQLiteLedger:
                         "SELECT 1 FROM tta_entries WHERE request_id = ?", (request_id,)
                     ).fetchone()
                     if known is None:
-                        raise _Refused
+                        raise UnknownEntry
                     return
                 scope, month, reserved = row
-                conn.execute(
-                    "UPDATE tta_budgets SET reserved_micros = reserved_micros - ?"
-                    " WHERE scope = ? AND month = ?",
-                    (reserved, scope, month),
-                )
-
-        try:
-            await self._run(operation)
-        except _Refused:
-            raise ValueError(f"no reservation with request_id {request_id!r}") from None
-
-    async def record_free(
-        self,
-        *,
-        request_id: str,
-        scope: str,
-        month: str,
-        model: str,
-        provider: str,
-        ok: bool,
-        coder: str = "none",
-        profile: str = "",
-        correlation_id: str = "",
-        latency_s: float | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        now: datetime | None = None,
-    ) -> None:
-        """Record a $0 call (free model), for quotas, stats and justification checks.
-
-        Idempotent by ``request_id`` (a retried record is not counted twice).
-        """
-        params = {
-            "request_id": request_id,
-            "scope": scope,
-            "month": month,
-            "model": model,
-            "provider": provider,
-            "coder": coder,
-            "profile": profile,
-            "correlation_id": correlation_id,
-            "ok": int(ok),
-            "latency_s": latency_s,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "now": _epoch(now),
-        }
-
-        def operation(conn: sqlite3.Connection) -> None:
-            with _immediate(conn):
-                conn.execute(_INSERT_FREE, params)
+                conn.execute(MOVE_MONEY, BudgetDelta(reserved=-reserved).params(scope, month))
 
         await self._run(operation)
 
-    async def reclaim_expired(self, now: datetime | None = None) -> int:
-        """Release reservations whose lease ended (a crashed worker's); returns how many."""
+    async def _op_correct(
+        self, request_id: str, actual: int, actor: str, reason: str, at: datetime
+    ) -> None:
+        def operation(conn: sqlite3.Connection) -> None:
+            with _immediate(conn):
+                row = conn.execute(
+                    "SELECT state, scope, month, actual_micros, measured, unconfirmed"
+                    " FROM tta_entries WHERE request_id = ?",
+                    (request_id,),
+                ).fetchone()
+                if row is None or row[0] != "settled":
+                    raise UnknownEntry
+                _, scope, month, old_actual, measured, unconfirmed = row
+                delta = correction_delta(
+                    old_actual=old_actual,
+                    old_measured=bool(measured),
+                    old_unconfirmed=bool(unconfirmed),
+                    actual=actual,
+                )
+                conn.execute(
+                    "UPDATE tta_entries SET actual_micros = ?, measured = 1, unconfirmed = 0"
+                    " WHERE request_id = ?",
+                    (actual, request_id),
+                )
+                conn.execute(MOVE_MONEY, delta.params(scope, month))
+                conn.execute(
+                    _AUDIT,
+                    (at.timestamp(), actor, "correct", scope, request_id, old_actual, actual,
+                     reason),
+                )  # fmt: skip
+
+        await self._run(operation)
+
+    async def _op_charge_expired(self, now: datetime | None) -> int:
         at = _epoch(now)
 
         def operation(conn: sqlite3.Connection) -> int:
             with _immediate(conn):
-                return _reclaim(conn, at, None)
+                return _charge_expired(conn, at, None)
 
         return await self._run(operation)
 
-    async def summary(self, scope: str, month: str) -> SpendSummary:
-        """Limit, spent and reserved for the scope's month."""
+    async def _op_take_quota(self, model: str, windows: QuotaWindows) -> bool:
+        def operation(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, start, limit in windows.counted:
+                    row = (model, kind, start.timestamp(), limit)
+                    if conn.execute(_TAKE_QUOTA, row).rowcount != 1:
+                        conn.execute("ROLLBACK")  # full: undo what another window counted
+                        return False
+                conn.execute(
+                    "DELETE FROM tta_quota_counters WHERE model = ? AND ("
+                    " (window_kind = 'minute' AND window_start < ?)"
+                    " OR (window_kind = 'day' AND window_start < ?))",
+                    (model, windows.keep_minute_from.timestamp(),
+                     windows.keep_day_from.timestamp()),
+                )  # fmt: skip
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return True
+
+        return await self._run(operation)
+
+    async def _op_summary(self, scope: str, month: str, now: datetime | None) -> SpendSummary:
+        at = _epoch(now)
 
         def operation(conn: sqlite3.Connection) -> SpendSummary:
-            row = conn.execute(
-                "SELECT limit_micros, spent_micros, reserved_micros FROM tta_budgets"
-                " WHERE scope = ? AND month = ?",
-                (scope, month),
-            ).fetchone()
-            if row is None:
-                return SpendSummary(scope, month, None, 0, 0)
-            return SpendSummary(scope, month, row[0], row[1], row[2])
-
-        return await self._run(operation)
-
-    async def entries(self, scope: str, month: str) -> Sequence[LedgerEntry]:
-        """Every entry of the scope's month, oldest first."""
-
-        def operation(conn: sqlite3.Connection) -> list[LedgerEntry]:
-            rows = conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM tta_entries WHERE scope = ? AND month = ?"
-                " ORDER BY created_at, request_id",
-                (scope, month),
-            ).fetchall()
-            return [_entry(row) for row in rows]
-
-        return await self._run(operation)
-
-    async def tried_models(self, correlation_id: str, since: datetime) -> set[str]:
-        """Models called (successfully or not) under ``correlation_id`` since ``since``.
-
-        An empty ``correlation_id`` ties no calls together: the answer is empty.
-        """
-        if not correlation_id:
-            return set()
-        start = _epoch(since)
-
-        def operation(conn: sqlite3.Connection) -> set[str]:
-            rows = conn.execute(
-                "SELECT DISTINCT model FROM tta_entries"
-                " WHERE correlation_id = ? AND created_at >= ?",
-                (correlation_id, start),
-            ).fetchall()
-            return {row[0] for row in rows}
-
-        return await self._run(operation)
-
-    async def take_quota(
-        self,
-        model: str,
-        *,
-        per_minute: int | None,
-        per_day: int | None,
-        now: datetime | None = None,
-    ) -> bool:
-        """Count one request against a free tier's limits (UTC minute and day windows).
-
-        Returns ``False`` (and counts nothing) when a window is full. A window without a
-        limit is not counted.
-        """
-        windows = quota_windows(_utc(_epoch(now)), per_minute, per_day)
-        if windows.refused:
-            return False
-        if not windows.counted:
-            return True
-
-        def operation(conn: sqlite3.Connection) -> bool:
-            try:
+            if conn.execute(_ANY_EXPIRED, (at, scope)).fetchone() is not None:
                 with _immediate(conn):
-                    for kind, start, limit in windows.counted:
-                        row = (model, kind, start.timestamp(), limit)
-                        if conn.execute(_TAKE_QUOTA, row).rowcount != 1:
-                            raise _Refused  # full: roll back what the other window counted
-                    conn.execute(
-                        "DELETE FROM tta_quota_counters WHERE model = ? AND ("
-                        " (window_kind = 'minute' AND window_start < ?)"
-                        " OR (window_kind = 'day' AND window_start < ?))",
-                        (model, windows.keep_minute_from.timestamp(),
-                         windows.keep_day_from.timestamp()),
-                    )  # fmt: skip
-            except _Refused:
-                return False
-            return True
+                    _charge_expired(conn, at, scope)
+            return _summary(conn, scope, month)
 
         return await self._run(operation)
 
-    async def record_feedback(self, request_id: str, ok: bool) -> None:
-        """A caller's verdict on an answer (the latest verdict counts)."""
-
-        def operation(conn: sqlite3.Connection) -> int:
-            with _immediate(conn):
-                return conn.execute(
-                    "UPDATE tta_entries SET feedback_ok = ? WHERE request_id = ?",
-                    (int(ok), request_id),
-                ).rowcount
-
-        if await self._run(operation) == 0:
-            raise ValueError(f"no ledger entry with request_id {request_id!r}")
-
-    async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
-        """Observed outcomes per model (models never called are absent).
-
-        Calls are settled and free entries whose outcome is known.
-        """
-        wanted = list(dict.fromkeys(models))
-        if not wanted:
-            return {}
-        query = _MODEL_STATS.format(models=", ".join("?" * len(wanted)))
+    async def _op_model_stats(self, models: list[str]) -> dict[str, ModelStats]:
+        query = _MODEL_STATS.format(models=", ".join("?" * len(models)))
 
         def operation(conn: sqlite3.Connection) -> dict[str, ModelStats]:
             return {
                 model: ModelStats(model, calls, successes or 0, good or 0, bad or 0, latency)
-                for model, calls, successes, good, bad, latency in conn.execute(query, wanted)
+                for model, calls, successes, good, bad, latency in conn.execute(query, models)
             }
 
         return await self._run(operation)
-
-    async def close(self) -> None:
-        """Close the connection (a later call opens a new one)."""
-
-        def operation() -> None:
-            with self._lock:
-                self._drop_connection()
-
-        await asyncio.to_thread(operation)
