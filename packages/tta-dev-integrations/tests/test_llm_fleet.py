@@ -4,6 +4,7 @@ A local protocol server stands in for the provider; the machine's Redis is real.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,10 +23,12 @@ from tta_dev_integrations.llm import (
     create_provider,
     load_catalog,
 )
+from tta_dev_integrations.llm.cache_codec import LLM_RESPONSE_CODEC
 from tta_dev_integrations.llm.catalog import Catalog
 from tta_dev_integrations.llm.fleet import FleetLimits, configure_fleet, model_limits
-from tta_dev_primitives import WorkflowContext
-from tta_dev_primitives.fleet import RedisLink
+from tta_dev_integrations.llm.types import LLMResponse, ToolCall, Usage
+from tta_dev_primitives import CachePrimitive, WorkflowContext
+from tta_dev_primitives.fleet import RedisCacheBackend, RedisLink
 from tta_dev_primitives.testing import metric_value
 
 pytestmark = pytest.mark.needs("redis")
@@ -206,3 +209,50 @@ async def test_one_breaker_per_provider_for_the_whole_fleet(fleet: Fleet) -> Non
         await fleet.ask(first, "three-a-minute")
     assert len(fleet.server.requests) == 5
     assert metric_value("tta_circuit_breaker_state", primitive="breaker(openai)") == 0
+
+
+async def test_workers_share_cached_answers_and_make_one_call_per_prompt(fleet: Fleet) -> None:
+    fleet.server.add("/chat/completions", OK, OK)
+    provider = create_provider("openai", base_url=fleet.server.url, api_key="sk-test")
+    fleet.providers.append(provider)
+    llm = LLMPrimitive("unlimited", catalog=fleet.catalog, provider=provider)
+
+    def worker_cache() -> CachePrimitive[Any, Any]:
+        link = RedisLink(fleet.url, prefix=fleet.prefix)
+        fleet.links.append(link)
+        return CachePrimitive(llm, backend=RedisCacheBackend(link, codec=LLM_RESPONSE_CODEC))
+
+    caches = [worker_cache() for _ in range(4)]
+    prompts = ["alpha", "beta"] * 4
+    answers = await asyncio.gather(
+        *(caches[i % 4].execute(p, WorkflowContext()) for i, p in enumerate(prompts))
+    )
+    assert len(fleet.server.requests) == 2  # one call per distinct prompt
+    assert {a.content for a in answers} == {"done"}
+    assert all(a.usage.input_tokens == 3 and a.model == "unlimited" for a in answers)
+    assert sorted(r.json["messages"][0]["content"] for r in fleet.server.requests) == [
+        "alpha",
+        "beta",
+    ]
+
+
+def test_the_response_codec_keeps_the_answer_and_refuses_anything_else() -> None:
+    response = LLMResponse(
+        content="hi", model="m", provider="openai", usage=Usage(3, 1, estimated=True),
+        finish_reason="tool_calls", tool_calls=(ToolCall("c1", "f", {"x": [1]}),),
+        cost_usd=0.25, raw={"secret": "raw body"}, routing=object(),
+    )  # fmt: skip
+    data = LLM_RESPONSE_CODEC.encode(response)
+    assert b"raw body" not in data
+    back = LLM_RESPONSE_CODEC.decode(data)
+    assert (back.content, back.usage, back.tool_calls, back.cost_usd) == (
+        "hi", Usage(3, 1, estimated=True), (ToolCall("c1", "f", {"x": [1]}),), 0.25,
+    )  # fmt: skip
+    assert back.raw is None
+    assert back.routing is None
+    with pytest.raises(TypeError):
+        LLM_RESPONSE_CODEC.encode({"content": "hi"})
+    with pytest.raises(ValueError, match="malformed"):
+        LLM_RESPONSE_CODEC.decode(b'{"v": 1, "content": "x"}')
+    with pytest.raises(ValueError, match="not an LLMResponse"):
+        LLM_RESPONSE_CODEC.decode(b'"just text"')
