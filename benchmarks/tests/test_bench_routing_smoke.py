@@ -38,3 +38,18 @@ def test_simulator_reports_every_policy_per_round_and_every_target(tmp_path: Pat
     assert rows["per-prompt oracle"]["usd_per_1k"][0] < 15.0
     assert len(report["targets"]) == 14
     assert all(isinstance(v, bool) for v in report["targets"].values())
+
+
+def test_replay_reports_every_dataset_against_its_baselines(tmp_path: Path) -> None:
+    report = run("bench_routing_replay.py", tmp_path / "replay.json")
+    datasets = report["datasets"]
+    assert set(datasets) == {"mmlu", "gsm8k", "mt_bench", "alpaca_eval"}
+    for name, figures in datasets.items():
+        assert figures["always_strongest"] == {"quality": 1.0, "cost": 1.0}, name
+        assert 0.0 < figures["always_cheapest"]["cost"] < 1.0, name
+        assert figures["oracle"]["quality"] >= 1.0, name  # the oracle never does worse
+        for variant in ("before learning", "after learning"):
+            curve = figures["curves"][variant]
+            assert [p["paid_share"] for p in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
+            assert curve[-1]["quality"] == pytest.approx(1.0), name  # all paid: the strongest
+            assert 0.0 <= figures["saving_at_95"][variant] <= 1.0, name

@@ -1,0 +1,352 @@
+"""Routing replayed on real outcomes: quality and cost against random, the extremes, the oracle.
+
+Data: ``../shared/data/routing_outcomes.json.gz`` (RouteLLM's MMLU, GSM8K and MT-Bench
+sets, GPT-4 against Mixtral; AlpacaEval 1.0, 7 models). Each dataset is split in two
+halves by a hash of the item id: everything learnt (the per-prompt scorer, the
+threshold, the router's evidence) comes from the first half; every reported figure is
+measured on the second.
+
+The router: :class:`~tta_dev_integrations.llm.prompt_signal.PromptScorer` predicts the
+strong model's gain over the cheapest on each prompt; a threshold calibrated on the first
+half to a share of paid calls (:func:`threshold_for_share`) turns the score into a tier
+(``high`` at or above it, else ``low``); the real
+:func:`~tta_dev_integrations.llm.routing.decide` (``careful``, justified) picks the model
+for the tier from catalog priors built by the shipped catalog's MMLU recipe (MMLU / 100;
+the high tier 0.15 lower for models below the frontier), costs from the project's
+pricing (genai-prices) on the recorded token counts. "Before learning": priors only.
+"After learning": the router first serves the first half (exploring on 10% of
+decisions) with every answer judged, and routes the second half on that evidence.
+
+Baselines on the second half: always the strongest model, always the cheapest, a random
+router mixing those two at the same cost (its expected quality), and the oracle (per
+prompt, the cheapest model with the best score). Quality is in % of the strongest
+model's; cost in % of always-strongest's. The cost saving at 95% of GPT-4's quality is
+read off the sweep of paid shares (linear between sweep points), beside RouteLLM's
+published figures (arXiv 2406.18665; theirs count GPT-4 calls, ours dollars).
+
+Run: .venv/bin/python benchmarks/bench_routing_replay.py [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import random
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+from machine import describe_machine
+from tta_dev_integrations.llm.budget.profiles import BudgetProfile
+from tta_dev_integrations.llm.catalog import ModelInfo, PriceRef
+from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
+from tta_dev_integrations.llm.policy import Exploration, MemoryEvidence
+from tta_dev_integrations.llm.pricing import cost_of
+from tta_dev_integrations.llm.prompt_signal import (
+    PromptScorer,
+    threshold_for_share,
+    tier_for_score,
+)
+from tta_dev_integrations.llm.routing import RoutingInputs, decide
+from tta_dev_integrations.llm.types import Usage
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing_outcomes.json.gz"
+STRONG = "gpt-4-turbo"
+ROUTELLM_SAVING = {"mt_bench": 0.85, "mmlu": 0.45, "gsm8k": 0.35}
+
+# MMLU (5-shot) from each model's paper, card or launch post; frontier: no high-tier cut.
+MODELS: dict[str, tuple[float, bool, PriceRef]] = {
+    "gpt-4-turbo": (86.4, True, PriceRef("openai", "gpt-4-1106-preview")),
+    "gpt-4-0613": (86.4, True, PriceRef("openai", "gpt-4-0613")),
+    "claude-2": (78.5, False, PriceRef("anthropic", "claude-2")),
+    "gpt-3.5-turbo": (70.0, False, PriceRef("openai", "gpt-3.5-turbo")),
+    "llama-2-70b": (68.9, False, PriceRef("together", "meta-llama/Llama-2-70b-chat-hf")),
+    # zephyr-7b-beta has no price of its own in genai-prices: its base model's.
+    "zephyr-7b": (61.4, False, PriceRef("together", "mistralai/Mistral-7B-Instruct-v0.1")),
+    "llama-2-7b": (45.3, False, PriceRef("together", "meta-llama/Llama-2-7b-chat-hf")),
+    "mixtral": (70.6, False, PriceRef("openrouter", "mistralai/mixtral-8x7b-instruct")),
+}
+
+
+def catalog_entry(alias: str) -> ModelInfo:
+    """A paid catalog entry with the shipped catalog's MMLU recipe for its priors."""
+    mmlu, frontier, price = MODELS[alias]
+    base = mmlu / 100
+    return ModelInfo(
+        alias=alias,
+        provider="replay",
+        model_id=alias,
+        free=False,
+        context_window=200_000,
+        capabilities=frozenset(),
+        quality={"low": base, "medium": base, "high": base if frontier else base - 0.15},
+        quality_source="mmlu-model-cards",
+        price=price,
+    )
+
+
+@dataclass
+class Item:
+    """One prompt: its text, token counts and each model's score in [0, 1]."""
+
+    id: str
+    text: str
+    in_tokens: int
+    out_tokens: dict[str, int]
+    scores: dict[str, float]
+    cost: dict[str, float] = field(default_factory=dict)
+    worst: dict[str, float] = field(default_factory=dict)  # what the router expects to pay
+    score: float = 0.0  # the scorer's prediction
+
+
+def load(quick: bool) -> dict[str, list[Item]]:
+    raw = json.loads(gzip.decompress(DATA.read_bytes()))
+    sets = {}
+    for name, data in raw["datasets"].items():
+        top = float(data["max_score"])
+        items = [
+            Item(
+                id=it["id"],
+                text="\n".join(it["turns"]),
+                in_tokens=int(it["in_tokens"]),
+                out_tokens={m: int(t) for m, t in it["out_tokens"].items()},
+                scores={m: float(s) / top for m, s in it["scores"].items()},
+            )
+            for it in data["items"]
+        ]
+        if quick and len(items) > 1200:
+            items = [it for it in items if zlib.crc32(b"quick:" + it.id.encode()) % 10 == 0]
+        sets[name] = items
+    return sets
+
+
+def halves(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """The training half and the reported half, by a hash of the id."""
+    first = [it for it in items if zlib.crc32(it.id.encode()) % 2 == 0]
+    second = [it for it in items if zlib.crc32(it.id.encode()) % 2 == 1]
+    return first, second
+
+
+@dataclass
+class Router:
+    """decide() over a dataset's models, on the scorer's tier, learning if it has a store."""
+
+    models: list[ModelInfo]
+    store: MemoryEvidence | None = None
+
+    def route(self, item: Item, threshold: float, rng: random.Random | None) -> str:
+        tier: Complexity = tier_for_score(item.score, threshold)
+        decision = decide(
+            RoutingInputs(
+                models=self.models,
+                profile=BudgetProfile.CAREFUL,
+                tier=tier,
+                worst_case_usd=item.worst,
+                available_providers=frozenset({"replay"}),
+                justification_valid=True,
+                stats=self.store.evidence(tier) if self.store else {},
+                exploration=Exploration(share=0.1, paid_usd_left=None),
+                rng=rng,
+            )
+        )
+        assert decision.chosen is not None, decision.reason
+        if self.store is not None and rng is not None:  # learning: judged and recorded
+            self.store.record_call(decision.chosen, tier, ok=True)
+            self.store.record_judgement(decision.chosen, tier, item.scores[decision.chosen])
+        return decision.chosen
+
+
+def point(items: list[Item], picks: list[str]) -> tuple[float, float]:
+    """(quality, cost) of routing ``items`` to ``picks``, as sums."""
+    return (
+        sum(it.scores[m] for it, m in zip(items, picks, strict=True)),
+        sum(it.cost[m] for it, m in zip(items, picks, strict=True)),
+    )
+
+
+def saving_at(curve: list[tuple[float, float]], quality: float, full_cost: float) -> float:
+    """1 - cost/full at the cheapest point of the curve (cost, quality) reaching ``quality``."""
+    ordered = sorted(curve)
+    for (c0, q0), (c1, q1) in itertools.pairwise(ordered):
+        if q0 >= quality:
+            return 1 - c0 / full_cost
+        if q1 >= quality:
+            c = c0 + (c1 - c0) * (quality - q0) / (q1 - q0)
+            return 1 - c / full_cost
+    if ordered and ordered[-1][1] >= quality:
+        return 1 - ordered[-1][0] / full_cost
+    return 0.0
+
+
+def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
+    """Train on the first half, report on the second (see the module docstring)."""
+    models = [catalog_entry(m) for m in items[0].scores]
+    for it in items:
+        it.cost = {
+            m.alias: cost_of(m, Usage(it.in_tokens, it.out_tokens[m.alias])).usd for m in models
+        }
+    train, test = halves(items)
+    cheapest = min(models, key=lambda m: sum(it.cost[m.alias] for it in train)).alias
+    started = time.perf_counter()
+    scorer = PromptScorer.fit(
+        [it.text for it in train], [it.scores[STRONG] - it.scores[cheapest] for it in train]
+    )
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for it in test:
+        it.score = scorer.score(it.text)
+    score_us = (time.perf_counter() - started) / len(test) * 1e6
+    # The threshold is calibrated on out-of-fold scores of the training half (a scorer
+    # scores the prompts it was fit on higher than new ones): two scorers, each fit on
+    # one fold of it, score the other fold.
+    folds = (train[0::2], train[1::2])
+    for fold, other in (folds, folds[::-1]):
+        fitted = PromptScorer.fit(
+            [it.text for it in other], [it.scores[STRONG] - it.scores[cheapest] for it in other]
+        )
+        for it in fold:
+            it.score = fitted.score(it.text)
+    train_scores = [it.score for it in train]
+    mean_out = {m.alias: fmean(it.out_tokens[m.alias] for it in train) for m in models}
+    for it in items:
+        it.worst = {
+            m.alias: cost_of(m, Usage(it.in_tokens, round(mean_out[m.alias]))).usd for m in models
+        }
+
+    n = len(test)
+    q_strong, c_strong = point(test, [STRONG] * n)
+    q_cheap, c_cheap = point(test, [cheapest] * n)
+    oracle = [min(it.scores, key=lambda m: (-it.scores[m], it.cost[m])) for it in test]
+    q_oracle, c_oracle = point(test, oracle)
+
+    def random_quality(cost: float) -> float:
+        share = (cost - c_cheap) / (c_strong - c_cheap)
+        return q_cheap + max(0.0, min(1.0, share)) * (q_strong - q_cheap)
+
+    curves: dict[str, list[dict[str, float]]] = {}
+    for variant in ("before learning", "after learning"):
+        curve = []
+        for share in shares:
+            threshold = threshold_for_share(train_scores, share)
+            router = Router(models)
+            if variant == "after learning":
+                router.store = MemoryEvidence(decay=1.0)
+                rng = random.Random(7)
+                for it in train:
+                    router.route(it, threshold, rng)
+            picks = [router.route(it, threshold, None) for it in test]
+            q, c = point(test, picks)
+            curve.append({
+                "paid_share": share,
+                "strong_calls": sum(p == STRONG for p in picks) / n,
+                "quality": q / q_strong,
+                "cost": c / c_strong,
+                "random_quality": random_quality(c) / q_strong,
+            })  # fmt: skip
+        curves[variant] = curve
+    estimator = [estimate_complexity(it.text).score for it in test]
+
+    def signal_apgr(scores: list[float]) -> float:
+        ranked = sorted(range(n), key=lambda i: -scores[i])
+        q, total = q_cheap, 0.0
+        for i in ranked:
+            q += test[i].scores[STRONG] - test[i].scores[cheapest]
+            total += (q - q_cheap) / (q_strong - q_cheap)
+        return total / n
+
+    result: dict[str, Any] = {
+        "train": len(train),
+        "test": n,
+        "cheapest": cheapest,
+        "fit_s": fit_s,
+        "score_us": score_us,
+        "always_strongest": {"quality": 1.0, "cost": 1.0},
+        "always_cheapest": {"quality": q_cheap / q_strong, "cost": c_cheap / c_strong},
+        "oracle": {"quality": q_oracle / q_strong, "cost": c_oracle / c_strong},
+        "apgr_scorer": signal_apgr([it.score for it in test]),
+        "apgr_keyword_estimator": signal_apgr([estimator[i] for i in range(n)]),
+        "curves": curves,
+    }
+    target = 0.95 * q_strong
+    result["saving_at_95"] = {}
+    for variant, curve in curves.items():
+        points = [(p["cost"] * c_strong, p["quality"] * q_strong) for p in curve]
+        result["saving_at_95"][variant] = saving_at(points, target, c_strong)
+        inner = [p["quality"] - p["random_quality"] for p in curve if 0.0 < p["paid_share"] < 1.0]
+        result[f"over_random_{variant}"] = {"mean": fmean(inner), "max": max(inner)}
+    random_curve = [(c_cheap, q_cheap), (c_strong, q_strong)]
+    result["saving_at_95"]["random"] = saving_at(random_curve, target, c_strong)
+    return result
+
+
+SHOWN_SHARES = (0.1, 0.25, 0.5, 0.75)
+
+
+def show(name: str, r: dict[str, Any]) -> None:
+    """Print one dataset's figures."""
+    cheap, oracle = r["always_cheapest"], r["oracle"]
+    print(f"\n{name}: train {r['train']}, test {r['test']}; cheapest {r['cheapest']}")
+    print(f"  scorer: fit {r['fit_s']:.1f} s, {r['score_us']:.0f} us per prompt")
+    print(
+        f"  APGR: scorer {r['apgr_scorer']:.3f}, keyword estimator "
+        f"{r['apgr_keyword_estimator']:.3f} (random 0.5)"
+    )
+    print(
+        f"  always cheapest: quality {cheap['quality']:.1%} at cost {cheap['cost']:.1%}; "
+        f"oracle {oracle['quality']:.1%} at {oracle['cost']:.1%}"
+    )
+    for variant, curve in r["curves"].items():
+        over = r[f"over_random_{variant}"]
+        print(
+            f"  {variant}: over random at the same cost {over['mean']:+.2%} mean, "
+            f"{over['max']:+.2%} best; paid share: quality @ cost (random's quality)"
+        )
+        for p in curve:
+            if p["paid_share"] in SHOWN_SHARES:
+                print(
+                    f"    {p['paid_share']:4.0%}: {p['quality']:6.1%} @ {p['cost']:6.1%} "
+                    f"({p['random_quality']:.1%})"
+                )
+    s = r["saving_at_95"]
+    routellm = ROUTELLM_SAVING.get(name)
+    theirs = f"; RouteLLM {routellm:.0%} (of GPT-4 calls)" if routellm else ""
+    print(
+        f"  cost saving at 95% of {STRONG}: before learning {s['before learning']:.0%}, "
+        f"after {s['after learning']:.0%}, random {s['random']:.0%}{theirs}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of MMLU, 5 paid shares")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    shares = [0.0, 0.25, 0.5, 0.75, 1.0] if args.quick else [i / 20 for i in range(21)]
+    results = {name: evaluate(items, shares) for name, items in load(args.quick).items()}
+    print(f"routing replay on held-out halves; paid shares {shares[0]:g}..{shares[-1]:g}")
+    for name, r in results.items():
+        show(name, r)
+    elapsed = time.perf_counter() - started
+    print(f"\nrun took {elapsed:.1f} s")
+    if args.json:
+        report = {
+            "date": date.today().isoformat(),
+            "mode": "quick" if args.quick else "full",
+            "machine": describe_machine(),
+            "seconds": elapsed,
+            "datasets": results,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
