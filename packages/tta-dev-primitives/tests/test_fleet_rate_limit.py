@@ -186,3 +186,25 @@ async def test_redis_paused_delays_a_check_by_about_the_timeout_only(ctx: Workfl
         finally:
             server.resume()
         assert len(provider.arrivals) == 2
+
+
+async def test_the_running_total_matches_the_log_as_entries_leave_the_window(
+    shared: tuple[str, str],
+) -> None:
+    import redis
+
+    url, prefix = shared
+    backend = RedisRateLimitBackend(new_link(url, prefix=prefix))
+    limit = RateLimit(1000, 0.2, cost=lambda n: n, unit="tokens")
+    admitted = 0
+    for round_ in range(6):
+        for cost in (100, 250, 50, 400, 300):  # 1100 a round: the last one waits
+            if await backend.acquire("k", [(limit, cost)]) == 0:
+                admitted += 1
+        client = redis.Redis.from_url(url)
+        log = client.zrange(f"{prefix}:rate:k:0", 0, -1)
+        total = int(client.get(f"{prefix}:rate:k:0:total") or 0)
+        client.close()
+        assert total == sum(int(m.rsplit(b":", 1)[1]) for m in log) <= 1000, round_
+        await asyncio.sleep(0.12 if round_ % 2 else 0.25)
+    assert admitted >= 12  # at least the rounds that start with an empty window

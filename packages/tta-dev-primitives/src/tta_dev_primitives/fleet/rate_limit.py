@@ -5,8 +5,8 @@ thousands of units per call, and ``limits``' exact (moving-window) Redis strateg
 stores one list entry per unit; its approximate ones can let a window exceed the
 limit, and it has no fleet-wide pause for a provider's Retry-After. The script below
 keeps one sorted-set entry per admitted call (``<id>:<cost>``, scored by Redis's own
-clock, so workers' clocks do not matter), checks every limit of the call and takes
-all or none, in one round trip.
+clock, so workers' clocks do not matter) beside a running total, checks every limit
+of the call and takes all or none, in one round trip.
 """
 
 from __future__ import annotations
@@ -24,40 +24,60 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisRateLimitBackend"]
 
-# KEYS[1]: the pause key; KEYS[2..]: one sorted set per limit.
+# KEYS[1]: the pause key; then two keys per limit: its log (a sorted set of
+# "<id>:<cost>" scored by admission time) and the running total of the log's costs.
 # ARGV[1]: a unique id for this call; then per limit: window (ms), amount, cost.
 # Returns 0 when admitted, else the milliseconds until the call would fit.
+# Each check costs O(entries leaving the window), not O(entries in it).
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
 if paused > now then return paused - now end
+local function cost_of(member) return tonumber(string.match(member, ':(%d+)$')) end
 local wait = 0
-for i = 2, #KEYS do
-  local at = 2 + (i - 2) * 3
-  local window, amount, cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  local entries = redis.call('ZRANGE', KEYS[i], 0, -1, 'WITHSCORES')
-  local used = 0
-  for j = 1, #entries, 2 do
-    used = used + tonumber(string.match(entries[j], ':(%d+)$'))
+local limits = (#KEYS - 1) / 2
+for n = 0, limits - 1 do
+  local log, total = KEYS[2 + 2 * n], KEYS[3 + 2 * n]
+  local window = tonumber(ARGV[2 + 3 * n])
+  local amount, cost = tonumber(ARGV[3 + 3 * n]), tonumber(ARGV[4 + 3 * n])
+  local used
+  local gone = redis.call('ZRANGEBYSCORE', log, '-inf', now - window)
+  if redis.call('ZCARD', log) == #gone then
+    used = 0  -- empty (or emptied): start the total afresh
+    redis.call('DEL', log, total)
+  elseif #gone > 0 then
+    local freed = 0
+    for _, member in ipairs(gone) do freed = freed + cost_of(member) end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+    used = redis.call('DECRBY', total, freed)
+  else
+    used = tonumber(redis.call('GET', total) or '0')
   end
   local excess = used + cost - amount
-  local j = 1
-  while excess > 0 and j <= #entries do
-    excess = excess - tonumber(string.match(entries[j], ':(%d+)$'))
-    if excess <= 0 then
-      local free_at = tonumber(entries[j + 1]) + window - now
-      if free_at > wait then wait = free_at end
+  local from = 0
+  while excess > 0 do
+    local entries = redis.call('ZRANGE', log, from, from + 63, 'WITHSCORES')
+    if #entries == 0 then break end
+    for j = 1, #entries, 2 do
+      excess = excess - cost_of(entries[j])
+      if excess <= 0 then
+        local free_at = tonumber(entries[j + 1]) + window - now
+        if free_at > wait then wait = free_at end
+        break
+      end
     end
-    j = j + 2
+    from = from + 64
   end
 end
 if wait > 0 then return wait end
-for i = 2, #KEYS do
-  local at = 2 + (i - 2) * 3
-  redis.call('ZADD', KEYS[i], now, ARGV[1] .. ':' .. ARGV[at + 2])
-  redis.call('PEXPIRE', KEYS[i], ARGV[at])
+for n = 0, limits - 1 do
+  local log, total = KEYS[2 + 2 * n], KEYS[3 + 2 * n]
+  local window, cost = ARGV[2 + 3 * n], ARGV[4 + 3 * n]
+  redis.call('ZADD', log, now, ARGV[1] .. ':' .. cost)
+  redis.call('INCRBY', total, cost)
+  redis.call('PEXPIRE', log, window)
+  redis.call('PEXPIRE', total, window)
 end
 return 0
 """
@@ -78,7 +98,8 @@ class RedisRateLimitBackend:
     """A :class:`~tta_dev_primitives.performance.RateLimitBackend` in Redis, shared by a fleet.
 
     Keys: ``<link prefix>:<namespace>:<key>:<n>`` (one sorted set per limit, expiring
-    with its window) and ``...:<key>:pause``. Each check is one script, atomic.
+    with its window), ``...:<n>:total`` beside each, and ``...:<key>:pause``. Each
+    check is one script, atomic.
     While Redis is unreachable it raises ``SharedStateUnavailableError`` and the
     primitive falls back as configured (``on_unavailable``).
     """
@@ -93,7 +114,9 @@ class RedisRateLimitBackend:
     async def acquire(self, key: str, demands: Sequence[Demand]) -> float:
         """Take every demand at once (0.0), or return the seconds until they fit."""
         base = self.link.key(self.namespace, key)
-        keys = [f"{base}:pause"] + [f"{base}:{n}" for n in range(len(demands))]
+        keys = [f"{base}:pause"]
+        for n in range(len(demands)):
+            keys += [f"{base}:{n}", f"{base}:{n}:total"]
         args: list[str | int] = [uuid.uuid4().hex]
         for limit, cost in demands:
             if cost > limit.amount:

@@ -109,7 +109,15 @@ async def run_with_shared_state(
         outcome = "failure"
         raise
     finally:
-        await _record(breaker, store, policy, call_id, outcome=outcome, probing=admission.probing)
+        await _record(
+            breaker,
+            store,
+            policy,
+            call_id,
+            outcome=outcome,
+            probing=admission.probing,
+            failures=admission.failures,
+        )
 
 
 async def _record(
@@ -120,9 +128,12 @@ async def _record(
     *,
     outcome: str,
     probing: bool,
+    failures: int,
 ) -> None:
-    if outcome == "released" and not probing:
-        return  # nothing to undo: only a probe holds a slot
+    if not probing and (outcome == "released" or (outcome == "success" and not failures)):
+        # Nothing to change: only a probe holds a slot, and a success only resets a
+        # count that was zero when the call was let in (saves a round trip per call).
+        return
     try:
         state, failures = await store.record(
             breaker.display_name, policy, call_id, outcome, probing
