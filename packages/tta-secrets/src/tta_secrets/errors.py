@@ -62,11 +62,32 @@ class SecretNotFoundError(SecretsError, LookupError):
         message = f"secret {name!r} not found (searched: {where})"
         if self.notes:
             message += "; " + "; ".join(self.notes)
-        message += (
-            f". Set it with `export {name}=...`, a line `{name}=...` in .env, "
+        super().__init__(f"{message}. {_how_to_set(name, self.searched)}")
+
+
+def _how_to_set(name: str, searched: Sequence[str]) -> str:
+    """The command that provides ``name``: a shell export, or a Vault write for ``PATH#FIELD``."""
+    if "#" not in name:
+        return (
+            f"Set it with `export {name}=...`, a line `{name}=...` in .env, "
             "or a field of the Vault secret (see docs/SECRETS_QUICK_REF.md)"
         )
-        super().__init__(message)
+    # A Vault reference is no shell variable name: say where in Vault it is read from.
+    vault = next((where for where in searched if where.startswith("vault:")), None)
+    if vault is not None:
+        mount_path, _, field = vault.removeprefix("vault:").rpartition("#")
+        mount, _, path = mount_path.partition("/")
+    else:
+        sub, _, field = name.rpartition("#")
+        mount, path = "secret", f"tta/{sub.strip('/')}"
+    hint = (
+        f"{name!r} is a Vault reference (PATH#FIELD): write it with "
+        f"`vault kv patch -mount={mount} {path} {field}=...` "
+        "(`vault kv put` if the secret does not exist yet)"
+    )
+    if vault is None:
+        hint += "; set VAULT_ADDR and VAULT_TOKEN (or an AppRole) so that the loader reads Vault"
+    return hint + " (see docs/SECRETS_QUICK_REF.md)"
 
 
 class VaultError(SecretsError):
