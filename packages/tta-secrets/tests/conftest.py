@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +66,8 @@ class BaoServer:
                 self.process.wait()
 
 
-def start_bao() -> BaoServer:
+def start_bao(extra_args: Sequence[str] = ()) -> BaoServer:
+    """A dev server on a free port; ``extra_args`` go to ``bao server`` (e.g. ``-config``)."""
     binary = bao_binary()
     port = free_port()
     token = secrets.token_hex(16)
@@ -78,7 +79,7 @@ def start_bao() -> BaoServer:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [binary, "server", "-dev", f"-dev-root-token-id={token}",
-             f"-dev-listen-address=127.0.0.1:{port}", "-dev-no-store-token"],
+             f"-dev-listen-address=127.0.0.1:{port}", "-dev-no-store-token", *extra_args],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     server = BaoServer(f"http://127.0.0.1:{port}", token, process, log)
@@ -103,6 +104,18 @@ def openbao() -> Iterator[BaoServer]:
     server = start_bao()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def openbao_starter() -> Callable[[Sequence[str]], BaoServer]:
+    """``start_bao`` itself, for tests that start a server of their own (stop it after)."""
+    return start_bao
+
+
+@pytest.fixture(scope="session")
+def loopback_port() -> Callable[[], int]:
+    """``free_port`` itself: a free TCP port on 127.0.0.1."""
+    return free_port
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ then from the ``.env`` file itself:
 ``VAULT_ADDR``         Vault's address; unset means no Vault source
 ``VAULT_TOKEN``        a token, or else:
 ``VAULT_ROLE_ID``      an AppRole role ID and
-``VAULT_SECRET_ID``    its secret ID
+``VAULT_SECRET_ID``    its secret ID; with neither, the token the Vault CLI saved
+                       at login in ``~/.vault-token``
+``VAULT_CACERT``       TLS: CA file, CA directory (``VAULT_CAPATH``), client
+                       certificate and key (``VAULT_CLIENT_CERT``, ``VAULT_CLIENT_KEY``),
+                       ``VAULT_SKIP_VERIFY`` (see :mod:`tta_secrets.sources.vault_tls`)
 ``VAULT_NAMESPACE``    sent as ``X-Vault-Namespace`` (Vault Enterprise, OpenBao)
 ``TTA_VAULT_MOUNT``    the KV v2 mount (default ``secret``)
 ``TTA_VAULT_PATH``     the secret holding the fields (default ``tta``)
@@ -172,10 +176,19 @@ def _vault_from_settings(setting: Callable[[str], str | None]) -> VaultSource:
         ttl_s = float(ttl_text)
     except ValueError:
         raise SecretsConfigError(f"TTA_VAULT_TTL must be seconds, got {ttl_text!r}") from None
+    token = setting("VAULT_TOKEN")
+    if not token and not (setting("VAULT_ROLE_ID") or setting("VAULT_SECRET_ID")):
+        token = _cli_token()
+    skip = (setting("VAULT_SKIP_VERIFY") or "").strip().lower()
     try:
         return VaultSource(
             setting("VAULT_ADDR") or "",
-            token=setting("VAULT_TOKEN"),
+            token=token,
+            ca_cert=setting("VAULT_CACERT"),
+            ca_path=setting("VAULT_CAPATH"),
+            client_cert=setting("VAULT_CLIENT_CERT"),
+            client_key=setting("VAULT_CLIENT_KEY"),
+            skip_verify=skip in ("1", "t", "true"),  # Go's strconv.ParseBool, as the CLI
             role_id=setting("VAULT_ROLE_ID"),
             secret_id=setting("VAULT_SECRET_ID"),
             namespace=setting("VAULT_NAMESPACE"),
@@ -185,6 +198,15 @@ def _vault_from_settings(setting: Callable[[str], str | None]) -> VaultSource:
         )
     except ValueError as error:
         raise SecretsConfigError(f"VAULT_ADDR is set, but {error}") from None
+
+
+def _cli_token() -> str | None:
+    """The token ``vault login`` (or ``bao login``) saved in ``~/.vault-token``, if any."""
+    try:
+        token = (Path.home() / ".vault-token").read_text(encoding="utf-8").strip()
+    except (OSError, RuntimeError, UnicodeDecodeError):
+        return None
+    return token or None
 
 
 _default: SecretLoader | None = None

@@ -147,6 +147,11 @@ class VaultClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        ca_cert: str | None = None,
+        ca_path: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        skip_verify: bool = False,
     ) -> None:
         if token and (role_id or secret_id):
             raise ValueError(
@@ -177,11 +182,22 @@ class VaultClient:
         headers = {"X-Vault-Namespace": self.namespace} if self.namespace else {}
         import httpx
 
+        from tta_secrets.sources.vault_tls import vault_ssl_context
+
+        # TLS as the Vault CLI sets it up (VAULT_CACERT, VAULT_CAPATH, client cert, ...).
+        tls = vault_ssl_context(
+            ca_cert=ca_cert,
+            ca_path=ca_path,
+            client_cert=client_cert,
+            client_key=client_key,
+            skip_verify=skip_verify,
+        )
         self._http = httpx.Client(
             base_url=f"{self.addr}/v1/",
             timeout=httpx.Timeout(timeout_s),
             headers=headers,
             transport=transport,
+            verify=tls,
         )
 
     def __repr__(self) -> str:
@@ -320,10 +336,15 @@ class VaultClient:
                 response = self._http.request(
                     method, url, params=params, json=json_body, headers=headers
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                last = f"{type(error).__name__}"
-                continue
             except httpx.TransportError as error:
+                from tta_secrets.sources.vault_tls import tls_advice
+
+                advice = tls_advice(error)
+                if advice is not None:  # trying again meets the same certificate
+                    raise VaultUnavailableError(f"Vault at {self.addr}: {advice}") from None
+                if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+                    last = f"{type(error).__name__}"
+                    continue
                 if not idempotent:
                     raise VaultUnavailableError(
                         f"Vault at {self.addr} failed during {method} {url} "
