@@ -97,6 +97,8 @@ class RoutingDecision:
     ``request_id`` (the ledger entry, for ``record_feedback``), ``reservation_usd`` and
     ``budget_left_usd`` are filled in once the call is made (``None`` for free calls or
     without a limit). ``explored`` is true when a posterior draw, not the means, chose.
+    ``max_output_tokens`` is the output cap a paid call was sent with (the reservation
+    pays for exactly that many tokens); ``None`` for a free call.
     """
 
     profile: str
@@ -116,6 +118,7 @@ class RoutingDecision:
     reservation_usd: float | None = None
     budget_left_usd: float | None = None
     explored: bool = False
+    max_output_tokens: int | None = None
 
     def with_call(
         self, request_id: str, reservation_usd: float | None, budget_left_usd: float | None
@@ -324,25 +327,26 @@ def _consider(
     looked: list[_Looked], inputs: RoutingInputs, bar: float, draws: list[float] | None
 ) -> list[Candidate]:
     """Candidates with the careful profile's gate on paid models applied."""
-    qualities = draws if draws is not None else [entry[1] for entry in looked]
-    careful = inputs.profile is BudgetProfile.CAREFUL
     paid_gate: str | None = None
-    if careful:
-        free_meets_bar = False
-        for entry, quality in zip(looked, qualities, strict=True):
-            if entry[6] is None and entry[0].free and quality >= bar:
-                free_meets_bar = True
-                break
+    if inputs.profile is BudgetProfile.CAREFUL:
+        if draws is None:
+            free_meets_bar = any(e[6] is None and e[0].free and e[1] >= bar for e in looked)
+        else:
+            free_meets_bar = any(
+                e[6] is None and e[0].free and q >= bar for e, q in zip(looked, draws, strict=True)
+            )
         if free_meets_bar:
             paid_gate = _FREE_MEETS_BAR
         elif not inputs.justification_valid:
             paid_gate = NOT_JUSTIFIED
     costs = inputs.worst_case_usd
-    considered = []
-    for (model, _, _, rel, judged, _, first_drop), quality in zip(looked, qualities, strict=True):
+    considered: list[Candidate] = []
+    append = considered.append
+    for i, (model, mean, _, rel, judged, _, first_drop) in enumerate(looked):
         drop = paid_gate if first_drop is None and not model.free else first_drop
+        quality = mean if draws is None else draws[i]
         # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
-        considered.append(
+        append(
             _new_candidate(
                 Candidate,
                 (
@@ -388,7 +392,7 @@ def _choose(
         return (
             best,
             f"best quality per cost among models meeting the {tier} bar {bar} "
-            f"({kind}; {_figures(best)})",
+            f"({kind}, {_figures(best)})",
             "best_value_meeting_bar",
         )
     scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
