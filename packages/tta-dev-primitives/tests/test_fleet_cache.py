@@ -230,3 +230,24 @@ async def test_redis_paused_costs_a_caller_about_the_timeout_then_nothing(
             assert time.monotonic() - start < 0.05  # cooling off: Redis is not even tried
         finally:
             server.resume()
+
+
+async def test_a_full_redis_bypasses_the_cache_and_a_wrong_command_is_not_hidden(
+    ctx: WorkflowContext,
+) -> None:
+    with rt.throwaway_redis() as server:
+        import redis as sync_redis
+
+        admin = sync_redis.Redis.from_url(server.url)
+        link = new_link(server.url, prefix="t", retry_interval_seconds=0)
+        step = Counted(delay=0)
+        cache = CachePrimitive(step, backend=RedisCacheBackend(link), name="full-cache")
+        admin.config_set("maxmemory", "1")  # every write now answers OOM
+        admin.config_set("maxmemory-policy", "noeviction")
+        errors = metric_value("tta_redis_errors_total", feature="cache")
+        assert (await cache.execute("q", ctx))["call"] == 1
+        assert (await cache.execute("q", ctx))["call"] == 2  # not stored, still served
+        assert metric_value("tta_redis_errors_total", feature="cache") - errors >= 1
+        admin.close()
+        with pytest.raises(redis.exceptions.ResponseError):
+            await link.run("cache", lambda r: r.execute_command("NO-SUCH-COMMAND"))

@@ -43,6 +43,12 @@ REDIS_URL_VARIABLE = "TTA_REDIS_URL"
 
 T = TypeVar("T")
 
+#: Error replies that mean "Redis cannot serve this now" (full, loading, a replica
+#: after failover, a busy script), not "this command is wrong".
+_UNAVAILABLE_CODES = frozenset(
+    {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN"}
+)
+
 logger = logging.getLogger("tta_dev_primitives.fleet")
 
 
@@ -156,16 +162,26 @@ class RedisLink:
         """
         if self._down_until > self._clock():
             raise SharedStateUnavailableError(feature, self.address, "failed moments ago")
-        from redis.exceptions import NoScriptError, RedisError, ResponseError
+        from redis.exceptions import (
+            NoScriptError,
+            OutOfMemoryError,
+            ReadOnlyError,
+            RedisError,
+            ResponseError,
+        )
 
         try:
             async with asyncio.timeout(self.timeout_seconds * 2):
                 result = await operation(self.client())
         except (ResponseError, NoScriptError) as error:
-            if "BUSY" not in str(error) and "LOADING" not in str(error):
-                raise  # a bug in a command or script: surface it, do not hide it as an outage
+            if isinstance(error, OutOfMemoryError | ReadOnlyError):
+                reason = type(error).__name__
+            else:
+                reason = str(error).split(" ", 1)[0]
+                if reason not in _UNAVAILABLE_CODES:
+                    raise  # a bug in a command or script: surface it, not an outage
             self._failed(feature, error)
-            raise SharedStateUnavailableError(feature, self.address, "busy or loading") from None
+            raise SharedStateUnavailableError(feature, self.address, reason) from None
         except (RedisError, OSError, TimeoutError) as error:
             self._failed(feature, error)
             raise SharedStateUnavailableError(feature, self.address, type(error).__name__) from None
