@@ -40,3 +40,31 @@ def test_ask_with_a_bad_complexity_is_a_usage_error(tmp_path, app_with):
 
     result = CliRunner().invoke(app_with("ask"), ["ask", "hi", "--complexity", "extreme"])
     assert result.exit_code == 2
+
+
+@pytest.mark.needs("local-model")
+def test_ask_shows_its_limit_from_the_flag_or_the_variable_and_never_stores_it(
+    tmp_path, local_model, tta, ledger_entries
+):
+    args = ["Name a colour.", "--profile", "free", "--max-tokens", "4", "--scope", "cli"]
+    flagged = _ask(tta, tmp_path, *args, "--limit", "0.5")
+    assert flagged.returncode == 0, flagged.stderr
+    assert "scope 'cli': limit $0.50" in flagged.stderr
+    by_variable = tta(
+        "ask", *args,
+        env={"TTA_HOME": str(tmp_path), "OTEL_TRACES_EXPORTER": "none",
+             "TTA_MONTHLY_LIMIT": "3"},
+    )  # fmt: skip
+    assert by_variable.returncode == 0, by_variable.stderr
+    assert "limit $3.00" in by_variable.stderr
+    unlimited = _ask(tta, tmp_path, *args)
+    assert "no limit of its own" in unlimited.stderr
+    history = tta("budget", "history", env={"TTA_HOME": str(tmp_path)})
+    assert "no limit was ever set" in history.stdout  # tta ask never writes a limit
+
+
+def test_ask_refuses_a_negative_limit_as_a_usage_error(app_with):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app_with("ask"), ["ask", "hi", "--limit", "-1"])
+    assert result.exit_code == 2

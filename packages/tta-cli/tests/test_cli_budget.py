@@ -79,13 +79,90 @@ def test_budget_terminal_view_shows_totals_and_paid_calls(tta_home, app_with):
     assert "paid calls: 2" in result.output
 
 
-def test_budget_of_an_empty_scope_is_zero_not_an_error(tta_home, app_with):
+def test_budget_of_a_scope_the_ledger_never_saw_says_so(tta_home, app_with):
+    asyncio.run(_spend(tta_home))
     result = CliRunner().invoke(app_with("budget"), ["budget", "--scope", "nobody", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["spent_usd"] == 0
-    assert report["calls"] == 0
-    assert report["paid_calls"] == []
+    assert result.exit_code == 1
+    assert "no scope 'nobody'" in str(result.exception)
+    assert SCOPE in str(result.exception)  # the scopes it does know
+
+
+def test_budget_limit_stores_the_limit_and_history_shows_who_changed_it(tta_home, app_with):
+    app = app_with("budget")
+    first = CliRunner().invoke(
+        app, ["budget", "limit", "team-x", "25", "--reason", "Q4", "--by", "ops@ci"]
+    )
+    assert first.exit_code == 0, first.output
+    assert "none -> $25.00" in first.output
+    second = CliRunner().invoke(app, ["budget", "limit", "team-x", "$2.50"])
+    assert second.exit_code == 0, second.output
+    assert "$25.00 -> $2.50" in second.output
+    report = json.loads(CliRunner().invoke(app, ["budget", "--scope", "team-x", "--json"]).output)
+    assert report["limit_usd"] == 2.5
+    history = CliRunner().invoke(app, ["budget", "history", "--scope", "team-x"])
+    assert history.exit_code == 0, history.output
+    lines = history.output.strip().splitlines()
+    assert len(lines) == 2
+    assert "none -> $25.00 by ops@ci: Q4" in lines[0]
+    lifted = CliRunner().invoke(app, ["budget", "limit", "team-x", "none"])
+    assert "$2.50 -> none" in lifted.output
+
+
+@pytest.mark.parametrize("amount", ["abc", "1e30", "nan", "inf"])
+def test_budget_limit_refuses_a_bad_amount_as_a_usage_error(tta_home, app_with, amount):
+    result = CliRunner().invoke(app_with("budget"), ["budget", "limit", "t", amount])
+    assert result.exit_code == 2
+    assert "dollars" in result.output
+
+
+async def _unconfirmed(home: Path) -> None:
+    """A lease that ended unsettled, an estimate, and a settlement waiting in the journal."""
+    from tta_dev_integrations.llm.budget.journal import PendingJournal
+
+    ledger = open_ledger()
+    month = current_month()
+    try:
+        await ledger.reserve(
+            request_id="dead", scope=SCOPE, month=month, amount_micros=400_000,
+            model="gpt-4o", provider="openai", lease_s=0.01,
+        )  # fmt: skip
+        await ledger.reserve(
+            request_id="cut", scope=SCOPE, month=month, amount_micros=100_000,
+            model="gpt-4o", provider="openai",
+        )  # fmt: skip
+        await ledger.settle("cut", 30_000, measured=False)
+        await asyncio.sleep(0.05)
+        await ledger.reclaim_expired()
+    finally:
+        await ledger.close()
+    PendingJournal().append("settle", {"request_id": "later", "actual_micros": 5})
+
+
+def test_budget_shows_unconfirmed_and_estimated_spend_apart_and_correct_fixes_it(
+    tta_home, app_with
+):
+    asyncio.run(_unconfirmed(tta_home))
+    app = app_with("budget")
+    report = json.loads(CliRunner().invoke(app, ["budget", "-s", SCOPE, "--json"]).output)
+    assert (report["spent_usd"], report["measured_usd"]) == (0.43, 0.0)
+    assert (report["estimated_usd"], report["unconfirmed_usd"]) == (0.03, 0.4)
+    assert {c["request_id"]: c["basis"] for c in report["paid_calls"]} == {
+        "dead": "unconfirmed",
+        "cut": "estimated",
+    }
+    assert report["pending_writes"] == [{"kind": "settle", "request_id": "later"}]
+    view = CliRunner().invoke(app, ["budget", "-s", SCOPE], env={"COLUMNS": "200"})
+    assert "unconfirmed $0.40" in view.output
+    assert "wait in the journal" in view.output
+    fixed = CliRunner().invoke(
+        app, ["budget", "correct", "dead", "0.12", "--reason", "invoice 7", "--by", "ops"]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    report = json.loads(CliRunner().invoke(app, ["budget", "-s", SCOPE, "--json"]).output)
+    assert (report["spent_usd"], report["unconfirmed_usd"]) == (0.15, 0.0)
+    missing = CliRunner().invoke(app, ["budget", "correct", "nope", "1", "--reason", "x"])
+    assert missing.exit_code == 1
+    assert "no settled entry" in str(missing.exception)
 
 
 def test_budget_rejects_a_bad_month_as_a_usage_error(tta_home, app_with):

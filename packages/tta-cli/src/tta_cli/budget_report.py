@@ -1,8 +1,10 @@
 """The month of one ledger scope, as ``tta budget`` shows it (and ``--json`` prints it).
 
-Built from the ledger's summary and entries only: per model and provider totals, spend
-per day, a straight-line forecast to the end of the month, and every paid call with
-its justification.
+Built from the ledger's summary and entries (and the journal of writes an outage held
+back): per model and provider totals, spend per day, a straight-line forecast to the end
+of the month, and every paid call with its justification. Money no provider measured is
+shown apart: estimates (a stream cut short, usage not reported or not credible) and
+unconfirmed charges (a lease that ended unsettled, charged at its reservation).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tta_dev_integrations.llm.budget.journal import PendingWrite
 from tta_dev_integrations.llm.budget.ledger import LedgerEntry, SpendSummary
 
 __all__ = ["budget_report", "month_days"]
@@ -40,8 +43,20 @@ def _forecast(spent_micros: int, month: str, today: date) -> float:
     return _usd(round(spent_micros / today.day * days))
 
 
+def _basis(entry: LedgerEntry) -> str:
+    if entry.state != "settled":
+        return entry.state
+    if entry.unconfirmed:
+        return "unconfirmed"
+    return "measured" if entry.measured else "estimated"
+
+
 def budget_report(
-    summary: SpendSummary, entries: Sequence[LedgerEntry], *, today: date | None = None
+    summary: SpendSummary,
+    entries: Sequence[LedgerEntry],
+    *,
+    today: date | None = None,
+    pending: Sequence[PendingWrite] = (),
 ) -> dict[str, Any]:
     """The JSON-ready report of one scope's month."""
     today = today or datetime.now(UTC).date()
@@ -66,8 +81,10 @@ def budget_report(
             paid.append(
                 {
                     "at": entry.created_at.astimezone(UTC).isoformat(timespec="seconds"),
+                    "request_id": entry.request_id,
                     "model": entry.model,
                     "state": entry.state,
+                    "basis": _basis(entry),
                     "usd": _usd(_cost(entry)),
                     "reason": justification.reason if justification else "",
                     "free_alternatives_tried": list(justification.free_alternatives_tried)
@@ -87,6 +104,9 @@ def budget_report(
         "month": summary.month,
         "limit_usd": None if limit is None else _usd(limit),
         "spent_usd": _usd(summary.spent_micros),
+        "measured_usd": _usd(summary.measured_micros),
+        "estimated_usd": _usd(summary.estimated_micros),
+        "unconfirmed_usd": _usd(summary.unconfirmed_micros),
         "reserved_usd": _usd(summary.reserved_micros),
         "remaining_usd": None if remaining is None else _usd(remaining),
         "forecast_usd": _forecast(summary.spent_micros, summary.month, today),
@@ -97,4 +117,7 @@ def budget_report(
         ],
         "daily_usd": {day: _usd(micros) for day, micros in sorted(daily.items())},
         "paid_calls": paid,
+        "pending_writes": [
+            {"kind": write.kind, "request_id": write.request_id} for write in pending
+        ],
     }

@@ -30,6 +30,14 @@ def ask(
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
     stream: bool = typer.Option(False, "--stream", help="Print the answer as it arrives."),
     scope: str = typer.Option("default", "--scope", help="Ledger scope charged."),
+    limit: float | None = typer.Option(
+        None,
+        "--limit",
+        min=0,
+        envvar="TTA_MONTHLY_LIMIT",
+        help="Most this command lets the scope spend this month, in dollars (with any "
+        "limit stored by `tta budget limit`, the smaller holds).",
+    ),
 ) -> None:
     """Ask one question; the answer goes to stdout, the routing summary to stderr."""
     if complexity not in COMPLEXITIES:
@@ -52,10 +60,12 @@ def ask(
             "free_alternatives_tried": tried,
             "expected_quality_delta": quality_delta,
         }
-    asyncio.run(_ask(request, profile, stream=stream))
+    asyncio.run(_ask(request, profile, stream=stream, scope=scope, limit=limit))
 
 
-async def _ask(request: dict[str, object], profile: str, *, stream: bool) -> None:
+async def _ask(
+    request: dict[str, object], profile: str, *, stream: bool, scope: str, limit: float | None
+) -> None:
     import sys
 
     from tta_cli.render.common import duration, money
@@ -65,7 +75,9 @@ async def _ask(request: dict[str, object], profile: str, *, stream: bool) -> Non
 
     start_tracing("tta-ask")
     try:
-        universal = UniversalLLMPrimitive(budget_profile=profile, name="ask")
+        universal = UniversalLLMPrimitive(
+            budget_profile=profile, monthly_limit=limit, scope=scope, name="ask"
+        )
     except ValueError as error:
         raise CLIError(str(error)) from None
     context = WorkflowContext(workflow_id="tta-ask")
@@ -88,11 +100,15 @@ async def _ask(request: dict[str, object], profile: str, *, stream: bool) -> Non
         return
     routing = response.routing
     why = f": {routing.reason}" if routing is not None else ""
+    left = routing.budget_left_usd if routing is not None else None
+    budget = (f"limit {money(limit)}" if limit is not None else "no limit of its own") + (
+        f", {money(left)} left" if left is not None else ""
+    )
     sys.stderr.write(
         f"[{response.model} via {response.provider}{why}; "
         f"{response.usage.total_tokens} tokens, "
         f"{money(response.cost_usd, estimated=response.cost_estimated)}, "
-        f"{duration(response.latency_s)}]\n"
+        f"{duration(response.latency_s)}; scope {scope!r}: {budget}]\n"
     )
 
 

@@ -39,6 +39,19 @@ def print_budget(console: Console, report: dict[str, Any]) -> None:
         f" left {money(left) if left is not None else 'unlimited'};"
         f" forecast {money(report['forecast_usd'])} by month end"
     )
+    unmeasured = report["estimated_usd"] + report["unconfirmed_usd"]
+    if unmeasured:
+        console.print(
+            f"  of the spend: measured {money(report['measured_usd'])}, estimated "
+            f"{money(report['estimated_usd'])}, unconfirmed {money(report['unconfirmed_usd'])}"
+            " (correct one with `tta budget correct REQUEST_ID AMOUNT --reason ...`)"
+        )
+    pending = report["pending_writes"]
+    if pending:
+        console.print(
+            f"[yellow]{len(pending)} ledger write(s) wait in the journal[/] (the ledger was "
+            "unreachable); the next call that reaches the ledger records them"
+        )
     if limit and report["forecast_usd"] > limit:
         console.print("[yellow]the forecast passes the limit: paid calls will be refused[/]")
     table = Table(title=f"{report['calls']} calls", title_justify="left", pad_edge=False)
@@ -62,7 +75,7 @@ def print_budget(console: Console, report: dict[str, Any]) -> None:
         verified = {True: "verified", False: "NOT verified", None: "unverifiable"}
         tried = ", ".join(call["free_alternatives_tried"]) or "none"
         console.print(
-            f"  {call['at']} {call['model']} {money(call['usd'])} ({call['state']}): "
+            f"  {call['at']} {call['model']} {money(call['usd'])} ({call['basis']}): "
             f"{call['reason'] or '(no reason)'}; tried {tried}; "
             f"{call['expected_quality_delta'] or '?'}; {verified[call['verified']]}"
         )
