@@ -16,6 +16,7 @@ from tta_dev_integrations.llm.justification import justification_problems, parse
 from tta_dev_integrations.llm.policy import (
     Evidence,
     Exploration,
+    MemoryEvidence,
     posterior_quality,
     reliability,
 )
@@ -364,3 +365,40 @@ def test_invalid_justifications_say_what_is_wrong(value: Any, problem: str) -> N
     justification, shape = parse_justification(value)
     problems = shape + justification_problems(justification, load_catalog())
     assert any(problem in p for p in problems), problems
+
+
+# -- the in-memory evidence store ------------------------------------------------------
+
+
+async def test_memory_evidence_keeps_quality_and_reliability_apart_per_tier() -> None:
+    store = MemoryEvidence(decay=1.0)
+    for ok in (True, True, False):
+        store.record_call("free-good", "low", ok=ok, latency_s=0.5)
+    store.record_judgement("free-good", "low", 0.25)
+    store.record_call("free-good", "high", ok=True)
+    low = store.evidence("low")["free-good"]
+    assert (low.calls, low.errors, low.judged, low.judged_score_sum) == (3.0, 1.0, 1.0, 0.25)
+    assert low.mean_latency_s == 0.5
+    assert store.evidence("high")["free-good"].judged == 0.0
+    assert store.evidence("medium") == {}
+    found = await store.routing_evidence(["free-good", "free-weak"], "low")
+    assert list(found) == ["free-good"]
+
+
+def test_memory_evidence_decays_old_observations() -> None:
+    store = MemoryEvidence(decay=0.5)
+    store.record_judgement("m", "low", 0.0)
+    store.record_judgement("m", "low", 1.0)  # the first now weighs a half
+    evidence = store.evidence("low")["m"]
+    assert (evidence.judged, evidence.judged_score_sum) == (1.5, 1.0)
+
+
+@pytest.mark.parametrize("score", [-0.1, 1.5])
+def test_memory_evidence_refuses_a_score_outside_0_1(score: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        MemoryEvidence().record_judgement("m", "low", score)
+
+
+def test_memory_evidence_refuses_a_decay_outside_0_1() -> None:
+    with pytest.raises(ValueError, match="decay"):
+        MemoryEvidence(decay=0.0)

@@ -35,7 +35,9 @@ only costs quality.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from tta_dev_integrations.llm.complexity import Complexity
 
@@ -47,6 +49,7 @@ __all__ = [
     "UNJUDGED_CALLS_STOP",
     "WINDOW_DAYS",
     "Evidence",
+    "EvidenceSource",
     "Exploration",
     "MemoryEvidence",
     "posterior_quality",
@@ -122,6 +125,21 @@ class Exploration:
             )
 
 
+class EvidenceSource(Protocol):
+    """Where the router reads its evidence: the spend ledger, or :class:`MemoryEvidence`.
+
+    A ledger implements it from its entries of the last :data:`WINDOW_DAYS` days, each
+    entry carrying the tier it was routed on, whether it failed or timed out, its
+    latency, and the judged score ``record_feedback`` gave it (none when unjudged).
+    """
+
+    async def routing_evidence(
+        self, models: Sequence[str], tier: Complexity
+    ) -> Mapping[str, Evidence]:
+        """The evidence of each of ``models`` on ``tier`` (absent: never called there)."""
+        ...
+
+
 NO_EXPLORATION = Exploration(share=0.0)
 """Never explore: every decision uses the posterior means (the dry run's view)."""
 
@@ -192,6 +210,13 @@ class MemoryEvidence:
         counts = self._pair(model, tier)
         counts[0] += 1.0
         counts[1] += score
+
+    async def routing_evidence(
+        self, models: Sequence[str], tier: Complexity
+    ) -> Mapping[str, Evidence]:
+        """:class:`EvidenceSource`: the evidence of ``models`` on ``tier``."""
+        found = self.evidence(tier)
+        return {m: found[m] for m in models if m in found}
 
     def evidence(self, tier: Complexity) -> dict[str, Evidence]:
         """Every model's evidence on ``tier``, as :func:`~.routing.decide` reads it."""
