@@ -4,7 +4,9 @@ It runs a small workflow in a loop: a cached lookup, a flaky call under retry an
 circuit breaker, a fallback, and a timeout. Telemetry is configured by one
 ``setup()`` call from the standard environment variables the compose file sets
 (``OTEL_TRACES_EXPORTER=otlp``, ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``TTA_METRICS_PORT``),
-so spans go to Jaeger and Prometheus scrapes ``/metrics``.
+so spans go to Jaeger and Prometheus scrapes ``/metrics``. With ``TTA_REDIS_URL`` set
+(``compose.fleet.yaml``) the cache and the breaker live in Redis, shared by every
+replica.
 
 Run it locally with ``python deploy/example-app/app.py --iterations 20`` (spans then
 go to ``$TTA_HOME/traces/spans.jsonl``).
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import random
+from typing import Any
 
 from tta_dev_primitives import (
     CachePrimitive,
@@ -60,17 +63,33 @@ async def confirm(item: dict[str, str]) -> dict[str, str]:
     return item
 
 
+def fleet_options() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Options of the cache and of the breaker: Redis-backed when TTA_REDIS_URL is set."""
+    from tta_dev_primitives.fleet import RedisBreakerStore, RedisCacheBackend, RedisLink
+
+    link = RedisLink.from_env(prefix="tta-example")
+    if link is None:
+        return {}, {}
+    return {"backend": RedisCacheBackend(link)}, {"state_store": RedisBreakerStore(link)}
+
+
 def build_workflow() -> WorkflowPrimitive[str, dict[str, str]]:
     """The workflow every iteration runs."""
+    cache_options, breaker_options = fleet_options()
     pricing = CircuitBreakerPrimitive(
         RetryPrimitive(LambdaPrimitive(price, name="price"), max_attempts=2, initial_delay=0.01),
         failure_threshold=5,
         reset_timeout=10,
         name="pricing_breaker",
+        **breaker_options,
     )
     return SequentialPrimitive(
         [
-            CachePrimitive(LambdaPrimitive(look_up_catalogue, name="catalogue"), ttl_seconds=5),
+            CachePrimitive(
+                LambdaPrimitive(look_up_catalogue, name="catalogue"),
+                ttl_seconds=5,
+                **cache_options,
+            ),
             FallbackPrimitive(pricing, [LambdaPrimitive(list_price, name="list_price")]),
             TimeoutPrimitive(LambdaPrimitive(confirm, name="confirm"), 1.0),
         ],
