@@ -32,6 +32,8 @@ unit: $(VENV)/.synced
 bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md)
 	$(PY) benchmarks/bench_primitives.py
 	$(PY) benchmarks/bench_routing.py
+	$(PY) benchmarks/bench_routing_sim.py
+	$(PY) benchmarks/bench_routing_replay.py
 	$(PY) benchmarks/bench_llm.py
 	$(PY) benchmarks/bench_ledger.py
 	$(PY) benchmarks/bench_fleet.py
