@@ -14,8 +14,11 @@ Usage::
         request = server.requests[-1]        # RecordedRequest: .path .headers .json ...
 
 Each ``add`` queues answers for one method and path (the query string is not part of
-the match); each request takes the next one. A request with nothing queued gets a 599
-with a plain-text explanation, so a missing fixture fails loudly.
+the match); each request takes the next one. ``respond(path, answer)`` sets a standing
+answer, a function of the recorded request, for requests that find nothing queued (a
+server that bills by what it was asked, for example). A request with nothing queued
+and no standing answer gets a 599 with a plain-text explanation, so a missing fixture
+fails loudly.
 
 ``SSEReply`` writes each event as its own HTTP chunk (``Transfer-Encoding: chunked``),
 so clients see a real stream. ``SSEReply(..., abort=True)`` drops the connection after
@@ -36,7 +39,7 @@ import socket
 import sys
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -124,6 +127,7 @@ class ReplayServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._queues: dict[tuple[str, str], deque[Reply | SSEReply]] = {}
+        self._standing: dict[tuple[str, str], Callable[[RecordedRequest], Reply | SSEReply]] = {}
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
@@ -140,6 +144,16 @@ class ReplayServer:
         """Queue ``replies`` for ``method path``; each request takes the next one."""
         with self._lock:
             self._queues.setdefault((method.upper(), path), deque()).extend(replies)
+
+    def respond(
+        self,
+        path: str,
+        answer: Callable[[RecordedRequest], Reply | SSEReply],
+        method: str = "POST",
+    ) -> None:
+        """Answer ``method path`` with ``answer(request)`` whenever nothing is queued."""
+        with self._lock:
+            self._standing[(method.upper(), path)] = answer
 
     @property
     def last(self) -> RecordedRequest:
@@ -172,7 +186,10 @@ class ReplayServer:
         with self._lock:
             self.requests.append(request)
             queue = self._queues.get((request.method, request.path))
-            return queue.popleft() if queue else None
+            if queue:
+                return queue.popleft()
+            standing = self._standing.get((request.method, request.path))
+        return standing(request) if standing is not None else None
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -228,8 +228,10 @@ async def test_alerts_fire_once_per_threshold_crossing(
     servers: Servers, ledger: SQLiteLedger
 ) -> None:
     alerts: list[BudgetAlert] = []
-    servers.answer(paid=2, free=1)
-    # gpt-4.1 at 100 input + 50 output tokens costs $0.0006: against a $0.001 limit the
+    for _ in range(2):
+        servers.paid.add("/chat/completions", completion("paid", 250, 10))
+    servers.answer(free=1)
+    # gpt-4.1 at 250 input + 10 output tokens costs $0.00058: against a $0.001 limit the
     # first call crosses 50%, the second 80% and 100%; the third finds no room for a
     # paid call and is served free, crossing nothing.
     llm = universal(
@@ -241,13 +243,13 @@ async def test_alerts_fire_once_per_threshold_crossing(
     )
     models = []
     for _ in range(3):
-        response = await llm.execute(request("low", max_tokens=1), WorkflowContext())
+        response = await llm.execute(request("low", max_tokens=10), WorkflowContext())
         models.append(response.model)
     assert models == ["gpt-4.1", "gpt-4.1", "kimi"]
     assert [a.threshold for a in alerts] == [0.5, 0.8, 1.0]
     summary = await ledger.summary("default", current_month())
     # The truth is recorded even above the limit, and it blocks further paid calls.
-    assert to_usd(summary.spent_micros) == pytest.approx(0.0012)
+    assert to_usd(summary.spent_micros) == pytest.approx(0.00116)
 
 
 # -- fallback ----------------------------------------------------------------------------

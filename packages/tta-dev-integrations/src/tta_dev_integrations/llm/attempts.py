@@ -16,6 +16,7 @@ from tta_dev_integrations.llm.budget.ledger import Justification
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.routing import RoutingDecision
+from tta_dev_integrations.llm.spend import SpendBound
 from tta_dev_integrations.llm.types import LLMRequest
 from tta_dev_primitives import WorkflowContext
 
@@ -48,6 +49,12 @@ class Routing:
     failed: set[str] = field(default_factory=set)
     exhausted: set[str] = field(default_factory=set)
     errors: list[Exception] = field(default_factory=list)
+    #: The request's own spending cap (``"max_cost_usd"``), if it gave one.
+    max_cost_usd: float | None = None
+    #: Input-token upper bound of the request on each paid model (see ``spend``).
+    input_bounds: dict[str, int] = field(default_factory=dict)
+    #: Paid models left out because no price is known for them, with the fix.
+    unpriced: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,6 +70,8 @@ class Attempt:
     justification: Justification | None
     verified: bool | None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: A paid call's input bound, output cap (sent as ``max_tokens``) and worst case.
+    bound: SpendBound | None = None
 
 
 def capabilities_needed(request: LLMRequest) -> frozenset[str]:

@@ -1,8 +1,11 @@
-"""What a call cost, from the usage the provider reported and genai-prices' data.
+"""What a call cost, from the usage the provider reported and the model's price.
 
-Free models cost $0 without consulting anything. For a paid model, the price comes
-from ``genai-prices`` (bundled data, offline); it is imported on the first paid call,
-since it takes ~350 ms to load.
+Free models cost $0 without consulting anything. A paid model is priced by its catalog
+entry's own rates when it gives them, else by ``genai-prices`` (bundled data, offline;
+imported on the first paid call, since it takes ~350 ms to load). Prompt-cache reads
+and writes are priced at their own rates (Anthropic bills a cache write at 1.25 times
+the input rate). A paid model with no known price is never called:
+:func:`price_problem` says why and how to give it one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from dataclasses import dataclass
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.types import Usage
 
-__all__ = ["Cost", "cost_of"]
+__all__ = ["Cost", "cost_of", "price_problem"]
+
+_CACHE_WRITE_FACTOR = 1.25
+"""Cache-write rate over the input rate when own rates give none (Anthropic's 5-minute rate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +38,78 @@ def cost_of(model: ModelInfo, usage: Usage) -> Cost:
     """The cost of ``usage`` on ``model``."""
     if model.free:
         return Cost(0.0, estimated=usage.estimated)
-    if model.price is None:
+    price = model.price
+    if price is None or min(_counts(usage)) < 0:
+        # No price, or usage with a count the provider got wrong: not a cost to trust.
         return Cost(0.0, estimated=True, known=False)
+    if price.has_rates:
+        return Cost(_own_rates(model, usage), estimated=usage.estimated)
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
+    cache_read = min(usage.cached_input_tokens, usage.input_tokens)
+    cache_write = min(usage.cache_write_input_tokens, usage.input_tokens - cache_read)
     try:
-        price = calc_price(
+        calculated = calc_price(
             PriceUsage(
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cached_input_tokens or None,
+                cache_read_tokens=cache_read or None,
+                cache_write_tokens=cache_write or None,
             ),
-            model_ref=model.price.model_ref,
-            provider_id=model.price.provider_id,
+            model_ref=price.model_ref,
+            provider_id=price.provider_id,
         )
-    except LookupError:
+    except (LookupError, ValueError):
+        # ValueError: usage genai-prices refuses (a negative count); not a price to trust.
         return Cost(0.0, estimated=True, known=False)
-    return Cost(float(price.total_price), estimated=usage.estimated)
+    return Cost(float(calculated.total_price), estimated=usage.estimated)
+
+
+def _counts(usage: Usage) -> tuple[int, ...]:
+    return (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.cache_write_input_tokens,
+    )
+
+
+def _own_rates(model: ModelInfo, usage: Usage) -> float:
+    price = model.price
+    assert price is not None
+    assert price.input_usd_per_mtok is not None
+    assert price.output_usd_per_mtok is not None
+    read_rate = price.cache_read_usd_per_mtok
+    write_rate = price.cache_write_usd_per_mtok
+    read = min(usage.cached_input_tokens, usage.input_tokens)
+    write = min(usage.cache_write_input_tokens, usage.input_tokens - read)
+    plain = usage.input_tokens - read - write
+    micro_usd = (
+        plain * price.input_usd_per_mtok
+        + read * (price.input_usd_per_mtok if read_rate is None else read_rate)
+        + write
+        * (price.input_usd_per_mtok * _CACHE_WRITE_FACTOR if write_rate is None else write_rate)
+        + usage.output_tokens * price.output_usd_per_mtok
+    )
+    return micro_usd / 1_000_000
+
+
+def price_problem(model: ModelInfo) -> str | None:
+    """Why ``model`` cannot be priced, with the fix; ``None`` when it can (or is free)."""
+    if model.free:
+        return None
+    if model.price is None:
+        where = "its catalog entry has no price"
+    elif model.price.has_rates or cost_of(model, Usage(1, 1)).known:
+        return None
+    else:
+        where = (
+            f"genai-prices knows no model {model.price.model_ref!r} of provider "
+            f"{model.price.provider_id!r}"
+        )
+    return (
+        f"paid model {model.alias!r} has no known price ({where}), so it is never called; "
+        'give its catalog entry (TTA_CATALOG) a price: "price": {"input_usd_per_mtok": ..., '
+        '"output_usd_per_mtok": ...}, or a genai-prices "provider_id" and "model_ref"'
+    )

@@ -134,8 +134,9 @@ class LLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         metrics = self._llm_metrics
         metrics.outcome("success")
         metrics.duration.observe(latency)
-        metrics.input.inc(usage.input_tokens)
-        metrics.output.inc(usage.output_tokens)
+        # A count the provider got wrong comes as -1 (see providers.base.token_count).
+        metrics.input.inc(max(0, usage.input_tokens))
+        metrics.output.inc(max(0, usage.output_tokens))
         if cost.usd:
             metrics.cost.inc(cost.usd)
         response = LLMResponse(

@@ -198,7 +198,7 @@ def _request_from_mapping(value: Mapping[str, Any]) -> LLMRequest:
 
 # Keys that layers above the provider layer read from the same dict (the universal
 # primitive's routing inputs); accepted here so one dict serves both.
-_EXTENSION_KEYS = {"complexity", "justification", "model", "scope"}
+_EXTENSION_KEYS = {"complexity", "justification", "max_cost_usd", "model", "scope"}
 
 
 def _message(value: Message | Mapping[str, Any]) -> Message:

@@ -15,7 +15,6 @@ under the same rules (a paid fallback needs the justification and a new reservat
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -53,7 +52,7 @@ from tta_dev_integrations.llm.justification import (
     justification_problems,
     parse_justification,
 )
-from tta_dev_integrations.llm.pricing import cost_of
+from tta_dev_integrations.llm.pricing import price_problem
 from tta_dev_integrations.llm.primitive import LLMPrimitive, RequestLike, shared_provider
 from tta_dev_integrations.llm.providers.base import Provider
 from tta_dev_integrations.llm.routing import (
@@ -61,6 +60,15 @@ from tta_dev_integrations.llm.routing import (
     RoutingDecision,
     RoutingInputs,
     decide,
+)
+from tta_dev_integrations.llm.settlement import Settlement, output_token_bound, settle_figures
+from tta_dev_integrations.llm.spend import (
+    CostCapError,
+    SpendBound,
+    check_usd,
+    input_token_bound,
+    refuse_empty_prompt,
+    spend_bound,
 )
 from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
 from tta_dev_integrations.llm.universal_stream import UniversalStream
@@ -100,10 +108,12 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         justification_window_s: float = 3600.0,
         lease_s: float = 600.0,
         name: str | None = None,
+        require_verified_justification: bool = False,
     ) -> None:
         self.profile = parse_profile(budget_profile)
-        if monthly_limit is not None and (monthly_limit < 0 or not math.isfinite(monthly_limit)):
-            raise ValueError(f"monthly_limit must be a number >= 0, got {monthly_limit!r}")
+        monthly_limit = check_usd("monthly_limit", monthly_limit)
+        #: Refuse paid calls whose justification names free models this workflow did not try.
+        self.require_verified_justification = require_verified_justification
         self.catalog = catalog or load_catalog()
         self.free_models = self._models(free_models, free=True)
         self.paid_models = self._models(paid_models, free=False)
@@ -209,6 +219,8 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def _prepare(self, input_data: RequestLike, context: WorkflowContext) -> Routing:
         options = dict(input_data) if isinstance(input_data, Mapping) else {}
         request = LLMRequest.from_value(input_data)
+        refuse_empty_prompt(request)
+        max_cost_usd = check_usd("max_cost_usd", options.get("max_cost_usd"))
         scope = str(options.get("scope") or self.scope)
         month = current_month()
         await self._ensure_limit(scope, month)
@@ -218,7 +230,16 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         if justification is not None:
             problems += justification_problems(justification, self.catalog)
         verified = await self._verify(justification, context) if not problems else None
+        if self.require_verified_justification and justification and verified is not True:
+            problems.append(
+                "free_alternatives_tried names models this workflow did not try (or the "
+                "ledger could not tell), and require_verified_justification is set"
+            )
         models = self._allowed_models(options.get("model"))
+        unpriced = {m.alias: p for m in models if (p := price_problem(m)) is not None}
+        if unpriced and options.get("model") is not None:
+            raise LLMError(next(iter(unpriced.values())))
+        models = [m for m in models if m.alias not in unpriced]
         return Routing(
             request=request,
             context=context,
@@ -232,12 +253,20 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             verified=verified,
             needs=capabilities_needed(request),
             models=models,
-            worst_case_usd=self._worst_cases(models, request),
+            worst_case_usd={},
             available=await self._available_providers(models),
             stats=await self._stats(models),
+            max_cost_usd=max_cost_usd,
+            input_bounds={m.alias: input_token_bound(request, m) for m in models if not m.free},
+            unpriced=unpriced,
         )
 
     def _next_call(self, routing: Routing, remaining_usd: float | None) -> Attempt:
+        if routing.max_cost_usd is not None:
+            cap = routing.max_cost_usd
+            remaining_usd = cap if remaining_usd is None else min(cap, remaining_usd)
+        bounds = self._bounds(routing, remaining_usd)
+        routing.worst_case_usd = {alias: bound.usd for alias, bound in bounds.items()}
         decision = decide(
             RoutingInputs(
                 models=routing.models,
@@ -255,19 +284,46 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         )
         decision = self._explain(decision, routing)
         if decision.chosen is None:
-            raise self._no_model_error(decision, routing.problems, routing.errors)
+            raise self._no_model_error(decision, routing)
         model = self.catalog[decision.chosen]
         counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
+        bound = bounds.get(model.alias)
+        request = routing.request
+        if bound is not None:  # the cap the reservation pays for is the cap the provider gets
+            request = replace(request, max_tokens=bound.output_tokens)
+            decision = replace(decision, max_output_tokens=bound.output_tokens)
         return Attempt(
             model,
-            routing.request,
+            request,
             routing.context,
             decision,
             routing.scope,
             routing.month,
             routing.justification,
             routing.verified,
+            bound=bound,
         )
+
+    def _figures(self, call: Attempt, response: LLMResponse) -> Settlement:
+        """What a served paid call is settled at: the trusted usage, else an estimate."""
+        assert call.bound is not None  # every paid attempt has one
+        return settle_figures(
+            call.model,
+            call.bound,
+            to_micros(call.bound.usd),
+            None if response.usage.estimated else response.usage,
+            output_token_bound(response.content, response.tool_calls),
+            complete=True,
+            request_id=call.request_id,
+        )
+
+    def _bounds(self, routing: Routing, budget_usd: float | None) -> dict[str, SpendBound]:
+        """Each paid model's output cap and worst case, the cap fitted to ``budget_usd``."""
+        return {
+            m.alias: spend_bound(m, routing.request, routing.input_bounds[m.alias], budget_usd)
+            for m in routing.models
+            if not m.free
+        }
 
     def _note_failure(self, routing: Routing, call: Attempt, error: Exception) -> None:
         """Remember why ``call`` did not serve, so the next decision routes around it."""
@@ -285,13 +341,27 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         logger.warning("model %s did not serve (%s); trying the next candidate", alias, error)
 
     def _allowed_models(self, forced: object) -> list[ModelInfo]:
+        """The models this request may use: all the instance allows, or the one it names.
+
+        A named model must be one of ``free_models``/``paid_models`` (the profile's
+        defaults when none were given); it is then routed under the same rules (a paid
+        one needs its justification under ``careful``).
+        """
         models = [*self.free_models, *self.paid_models]
         if forced is None:
             return models
         alias = str(forced)
         if alias not in self.catalog:
             raise UnknownModelError(alias, list(self.catalog))
-        return [m for m in models if m.alias == alias] or [self.catalog[alias]]
+        chosen = [m for m in models if m.alias == alias]
+        if not chosen:
+            allowed = ", ".join(m.alias for m in models) or "none"
+            raise ValueError(
+                f"the request names model {alias!r}, which this UniversalLLMPrimitive does not "
+                f"allow (allowed: {allowed}); add it to free_models= or paid_models= when "
+                'building the primitive, or leave "model" out of the request'
+            )
+        return chosen
 
     def _tier(
         self, complexity: object, request: LLMRequest
@@ -364,15 +434,6 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         remaining = summary.remaining_micros
         return None if remaining is None else to_usd(remaining)
 
-    def _worst_cases(self, models: Sequence[ModelInfo], request: LLMRequest) -> dict[str, float]:
-        prompt_tokens = max(1, sum(len(m.text) for m in request.messages) // 3)
-        output_tokens = request.max_tokens or 4096
-        return {
-            m.alias: cost_of(m, Usage(prompt_tokens, output_tokens)).usd
-            for m in models
-            if not m.free
-        }
-
     async def _begin(self, call: Attempt) -> float | None:
         """Take the free model's quota, or reserve the paid call's worst case."""
         model = call.model
@@ -435,13 +496,14 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         if call.model.free:
             await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
             return False
+        figures = self._figures(call, response)
         settlement: dict[str, Any] = {
             "request_id": call.request_id,
-            "actual_micros": to_micros(response.cost_usd),
+            "actual_micros": figures.actual_micros,
             "ok": True,
             "latency_s": response.latency_s,
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
+            "input_tokens": figures.input_tokens,
+            "output_tokens": figures.output_tokens,
         }
         try:
             await self.ledger.settle(**settlement)
@@ -542,21 +604,34 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             justification_verified=routing.verified,
         )
 
-    def _no_model_error(
-        self, decision: RoutingDecision, problems: list[str], errors: list[Exception]
-    ) -> Exception:
-        if errors:
+    def _no_model_error(self, decision: RoutingDecision, routing: Routing) -> Exception:
+        if routing.errors:
             return AllAlternativesFailedError(
                 f"every model {self.display_name!r} could use failed "
                 f"({', '.join(decision.failed)}); see the sub-exceptions",
-                errors,
+                routing.errors,
             )
         held_back = any(c.reason == NOT_JUSTIFIED for c in decision.candidates)
         if held_back:
-            return JustificationRequiredError(problems)
-        dropped = "; ".join(f"{c.model}: {c.reason}" for c in decision.candidates)
+            return JustificationRequiredError(routing.problems)
+        cap = routing.max_cost_usd
+        over = [c for c in decision.candidates if cap is not None and c.worst_case_usd > cap]
+        if cap is not None and over:
+            cheapest = min(over, key=lambda c: c.worst_case_usd)
+            return CostCapError(cap, cheapest.worst_case_usd, cheapest.model)
+        dropped = "; ".join(
+            [f"{c.model}: {c.reason}" for c in decision.candidates]
+            + [f"{alias}: {problem}" for alias, problem in routing.unpriced.items()]
+        )
+        hint = ""
+        if not routing.available:
+            hint = (
+                "; no provider can be reached: set a provider's key (OPENROUTER_API_KEY "
+                'serves the free models), or add "local" to free_models= to run the bundled '
+                "model offline"
+            )
         return LLMError(
-            f"no model can serve this request under the {self.profile} profile ({dropped})"
+            f"no model can serve this request under the {self.profile} profile ({dropped}){hint}"
         )
 
     def _annotate(self, decision: RoutingDecision) -> None:

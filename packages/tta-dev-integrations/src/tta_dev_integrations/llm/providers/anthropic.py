@@ -42,6 +42,8 @@ from tta_dev_integrations.llm.providers.base import (
     WireAPI,
     default_http_error,
     parse_retry_after,
+    token_count,
+    token_sum,
 )
 from tta_dev_integrations.llm.types import (
     ImagePart,
@@ -378,11 +380,11 @@ def _usage(value: Any) -> Usage | None:
     """Our usage from Anthropic's: ``input_tokens`` there excludes the cache, ours not."""
     if not isinstance(value, Mapping):
         return None
-    cache_read = int(value.get("cache_read_input_tokens") or 0)
-    cache_write = int(value.get("cache_creation_input_tokens") or 0)
+    cache_read = token_count(value.get("cache_read_input_tokens"))
+    cache_write = token_count(value.get("cache_creation_input_tokens"))
     return Usage(
-        input_tokens=int(value.get("input_tokens") or 0) + cache_read + cache_write,
-        output_tokens=int(value.get("output_tokens") or 0),
+        input_tokens=token_sum(token_count(value.get("input_tokens")), cache_read, cache_write),
+        output_tokens=token_count(value.get("output_tokens")),
         cached_input_tokens=cache_read,
         cache_write_input_tokens=cache_write,
     )

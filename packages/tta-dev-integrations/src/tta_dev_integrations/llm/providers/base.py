@@ -48,6 +48,8 @@ __all__ = [
     "default_http_error",
     "parse_retry_after",
     "sse_lines",
+    "token_count",
+    "token_sum",
 ]
 
 
@@ -505,3 +507,26 @@ async def _server_sent_events(response: httpx.Response) -> AsyncIterator[tuple[s
             data.append(value)
     if data:
         yield event, "\n".join(data)
+
+
+def token_count(value: Any) -> int:
+    """A token count from a provider's usage report: 0 when absent.
+
+    A count that is not a whole number >= 0 (negative, fractional, text, ``true``) comes
+    back as -1, so the usage stays readable and the layer that settles the bill can see
+    it must not be trusted, instead of failing an answer the provider already billed.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value if value >= 0 else -1
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 2**53:
+        return int(value)
+    return -1
+
+
+def token_sum(*counts: int) -> int:
+    """The sum of :func:`token_count` results; -1 when any of them is -1."""
+    return -1 if any(c < 0 for c in counts) else sum(counts)

@@ -50,6 +50,8 @@ from tta_dev_integrations.llm.providers.base import (
     StreamPiece,
     WireAPI,
     default_http_error,
+    token_count,
+    token_sum,
 )
 from tta_dev_integrations.llm.types import ImagePart, LLMRequest, Message, Part, ToolCall, Usage
 
@@ -339,13 +341,13 @@ def _usage(value: Any) -> Usage | None:
         return None
 
     def count(field: str) -> int:
-        return int(value.get(field) or 0)
+        return token_count(value.get(field))
 
     thoughts = count("thoughtsTokenCount")
     return Usage(
         # Tool-use prompt tokens (results of built-in tools) are billed as input.
-        input_tokens=count("promptTokenCount") + count("toolUsePromptTokenCount"),
-        output_tokens=count("candidatesTokenCount") + thoughts,
+        input_tokens=token_sum(count("promptTokenCount"), count("toolUsePromptTokenCount")),
+        output_tokens=token_sum(count("candidatesTokenCount"), thoughts),
         cached_input_tokens=count("cachedContentTokenCount"),
         reasoning_tokens=thoughts,
     )

@@ -26,6 +26,7 @@ from tta_dev_integrations.llm.providers.base import (
     StreamPiece,
     WireAPI,
     default_http_error,
+    token_count,
 )
 from tta_dev_integrations.llm.types import ImagePart, LLMRequest, Message, ToolCall, Usage
 
@@ -220,8 +221,8 @@ def _usage(value: Any) -> Usage | None:
     prompt_details = value.get("prompt_tokens_details") or {}
     completion_details = value.get("completion_tokens_details") or {}
     return Usage(
-        input_tokens=int(value.get("prompt_tokens") or 0),
-        output_tokens=int(value.get("completion_tokens") or 0),
-        cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
-        reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
+        input_tokens=token_count(value.get("prompt_tokens")),
+        output_tokens=token_count(value.get("completion_tokens")),
+        cached_input_tokens=token_count(prompt_details.get("cached_tokens")),
+        reasoning_tokens=token_count(completion_details.get("reasoning_tokens")),
     )
