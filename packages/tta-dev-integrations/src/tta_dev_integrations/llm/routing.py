@@ -214,27 +214,32 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     bar = QUALITY_BAR[tier]
     stats = inputs.stats
     looked: list[_Looked] = []
+    append = looked.append
     calls_seen = judged_seen = 0.0
+    failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
+    exhausted = inputs.quota_exhausted
     for model in inputs.models:
+        alias = model.alias
+        # The common case inline (a free model nothing rules out); the rest, with reasons,
+        # in _first_drop.
+        drop = (
+            None
+            if model.free
+            and alias not in failed
+            and model.provider in available
+            and (not needs or needs <= model.capabilities)
+            and alias not in exhausted
+            else _first_drop(model, inputs)
+        )
         prior = model.quality[tier]
-        seen = stats.get(model.alias)
+        seen = stats.get(alias)
         if seen is None:
-            looked.append(
-                (
-                    model,
-                    prior,
-                    PRIOR_JUDGED,
-                    RELIABILITY_PRIOR,
-                    0.0,
-                    None,
-                    _first_drop(model, inputs),
-                )
-            )
+            append((model, prior, PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None, drop))
             continue
         ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
         judged, calls = ev.judged, ev.calls
         weight = PRIOR_JUDGED + judged
-        looked.append(
+        append(
             (
                 model,
                 (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight,
@@ -243,7 +248,7 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
                 / (RELIABILITY_PRIOR_CALLS + calls),
                 judged,
                 ev.mean_latency_s,
-                _first_drop(model, inputs),
+                drop,
             )
         )
         calls_seen += calls
