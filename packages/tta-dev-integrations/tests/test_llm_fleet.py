@@ -151,6 +151,16 @@ def test_the_fleet_is_configured_by_tta_redis_url(monkeypatch: pytest.MonkeyPatc
     assert limits is not None
     assert limits.max_wait_seconds == 2.5
     assert limits.link.address == "127.0.0.1:6379/3"
+    assert (limits.failure_threshold, limits.reset_timeout) == (5, 30.0)
+    monkeypatch.setenv("TTA_BREAKER_FAILURES", "3")
+    monkeypatch.setenv("TTA_BREAKER_RESET_SECONDS", "0.5")
+    limits = FleetLimits.from_env()
+    assert limits is not None
+    assert (limits.failure_threshold, limits.reset_timeout) == (3, 0.5)
+    monkeypatch.setenv("TTA_BREAKER_FAILURES", "2.5")
+    with pytest.raises(ValueError, match="TTA_BREAKER_FAILURES must be a whole number"):
+        FleetLimits.from_env()
+    monkeypatch.setenv("TTA_BREAKER_FAILURES", "3")
     monkeypatch.setenv("TTA_RATE_LIMIT_MAX_WAIT_SECONDS", "soon")
     with pytest.raises(ValueError, match="TTA_RATE_LIMIT_MAX_WAIT_SECONDS"):
         FleetLimits.from_env()

@@ -13,8 +13,8 @@ each call an :class:`~tta_dev_integrations.llm.LLMPrimitive` makes goes through:
   :class:`~tta_dev_integrations.llm.RateLimitError` (so routing tries another model);
 * a **429 with Retry-After** from the provider pauses that model for every worker;
 * one **circuit breaker per provider** for the fleet (state in Redis): after
-  ``failure_threshold`` consecutive provider failures (5xx, network, timeouts) every
-  worker skips the provider, with
+  ``TTA_BREAKER_FAILURES`` (default 5) consecutive provider failures (5xx, network,
+  timeouts) every worker skips the provider for ``TTA_BREAKER_RESET_SECONDS`` (30), with
   :class:`~tta_dev_integrations.llm.ProviderUnavailableError`, until one half-open
   probe succeeds.
 
@@ -101,6 +101,20 @@ def model_limits(info: ModelInfo) -> list[RateLimit]:
     return limits
 
 
+def _env_number(variable: str, default: float, *, whole: bool = False) -> float:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or (whole and (value < 1 or value != int(value))):
+        kind = "a whole number >= 1" if whole else "a number of seconds >= 0"
+        raise ValueError(f"{variable} must be {kind}, got {raw!r}")
+    return value
+
+
 class _Call(NamedTuple):
     """One provider call as it passes the limiter and the breaker."""
 
@@ -141,20 +155,26 @@ class FleetLimits:
 
     @classmethod
     def from_env(cls) -> FleetLimits | None:
-        """Limits on ``$TTA_REDIS_URL`` (prefix ``$TTA_REDIS_PREFIX``, default "tta"), or None."""
+        """Limits on ``$TTA_REDIS_URL``, or None when it is not set.
+
+        Also read: ``TTA_REDIS_PREFIX`` (default "tta"), ``TTA_REDIS_TIMEOUT_SECONDS``
+        (0.25: the most a call waits for Redis), ``TTA_RATE_LIMIT_MAX_WAIT_SECONDS``,
+        ``TTA_BREAKER_FAILURES`` and ``TTA_BREAKER_RESET_SECONDS``.
+        """
         from tta_dev_primitives.fleet import RedisLink
 
-        link = RedisLink.from_env(prefix=os.environ.get("TTA_REDIS_PREFIX", "tta") or "tta")
+        link = RedisLink.from_env(
+            prefix=os.environ.get("TTA_REDIS_PREFIX", "tta") or "tta",
+            timeout_seconds=_env_number("TTA_REDIS_TIMEOUT_SECONDS", 0.25),
+        )
         if link is None:
             return None
-        raw = os.environ.get(MAX_WAIT_VARIABLE, "10")
-        try:
-            wait = float(raw)
-        except ValueError:
-            wait = math.nan
-        if not wait >= 0:
-            raise ValueError(f"{MAX_WAIT_VARIABLE} must be a number of seconds >= 0, got {raw!r}")
-        return cls(link, max_wait_seconds=wait)
+        return cls(
+            link,
+            max_wait_seconds=_env_number(MAX_WAIT_VARIABLE, 10.0),
+            failure_threshold=int(_env_number("TTA_BREAKER_FAILURES", 5, whole=True)),
+            reset_timeout=_env_number("TTA_BREAKER_RESET_SECONDS", 30.0),
+        )
 
     def _limiter(self, info: ModelInfo) -> WorkflowPrimitive[_Call, Reply]:
         limiter = self._limiters.get(info.alias)
