@@ -76,8 +76,18 @@ def render_reference() -> str:
         "# `tta` command reference",
         "",
         "Generated from the app by `python -m tta_cli.reference`; do not edit by hand.",
-        "Every command also answers `--help`. Exit codes: 0 success, 1 failure (one line",
-        "on stderr; `tta --debug ...` shows the traceback), 2 usage error.",
+        "Every command also answers `--help`; `tta --version` prints the versions.",
+        "",
+        "Every command exits with one of these codes:",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+        "| 0 | success |",
+        "| 1 | runtime failure: a readable message on stderr (`tta --debug ...` shows the "
+        "traceback); `tta lint` also exits 1 when it finds something |",
+        "| 2 | usage error: an unknown command or flag, a bad value, flags that do not go "
+        "together |",
+        "| 130 | interrupted (Ctrl-C) |",
         "",
     ]
     lines += list(_sections(root, "tta", 2))

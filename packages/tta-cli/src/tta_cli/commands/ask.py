@@ -93,7 +93,8 @@ async def _ask(
             response = await universal.execute(request, context)
             sys.stdout.write(response.content.rstrip() + "\n")
     except (LLMError, AllAlternativesFailedError) as error:
-        raise CLIError(str(error), hint="see `tta models` for configured providers") from None
+        hint = "see `tta models` for configured providers"
+        raise CLIError.from_error(error, hint=hint) from None
     finally:
         await universal.ledger.close()
     if response is None:

@@ -24,6 +24,9 @@ def demo(
         None, "--tasks", help="A JSON list of tasks ({id, title, body}); default: the shipped one."
     ),
     scope: str = typer.Option("demo", "--scope", help="Ledger scope charged for the run."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the results, the budget and the trace file as JSON."
+    ),
 ) -> None:
     """Triage a backlog of coding tasks: complexity, routing, parallel plans, budget.
 
@@ -43,9 +46,17 @@ def demo(
         backlog = load_backlog(tasks)
     except BacklogError as error:
         raise CLIError(str(error), hint="see the shipped backlog for the format") from None
-    out = console()
     settings = DemoSettings(profile=profile, monthly_limit=monthly_limit, scope=scope)
     trace_file = start_tracing("tta-demo")
+    if as_json:
+        import json
+
+        from tta_cli.render.demo import outcome_json
+
+        outcome = asyncio.run(run_demo(backlog, settings))
+        typer.echo(json.dumps(outcome_json(outcome, scope, trace_file), indent=2))
+        return
+    out = console()
     out.print(
         f"Triaging {len(backlog)} tasks under the [bold]{profile}[/] profile "
         f"(limit ${monthly_limit:.2f}/month); first model load takes a few seconds."

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from tta_cli.errors import CLIError
+from tta_cli.errors import CLIError, cli_wording
 
 if TYPE_CHECKING:
     from tta_dev_integrations.git import CleanupReport, GitPolicy
@@ -21,7 +21,7 @@ _REPO_HELP = "The repository (default: the current directory)."
 
 
 def _run(work: Awaitable[T]) -> T:
-    """Run ``work``; a git workflow error becomes one readable line and exit code 1."""
+    """Run ``work``; a git workflow error becomes one readable line (in CLI flags), exit 1."""
     import asyncio
 
     from tta_dev_integrations.git import GitError
@@ -30,7 +30,8 @@ def _run(work: Awaitable[T]) -> T:
         try:
             return await work
         except GitError as error:
-            raise CLIError(error.reason, hint=error.hint) from None
+            hint = cli_wording(error.hint) if error.hint else None
+            raise CLIError(cli_wording(error.reason), hint=hint) from None
 
     return asyncio.run(guarded())
 
@@ -117,6 +118,7 @@ def cleanup(
     ),
     local_only: bool = typer.Option(False, "--local-only", help="Leave remote branches alone."),
     repo: Path = typer.Option(Path(), "--repo", "-C", help=_REPO_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Delete branches merged into the base; prune stale remote refs and worktrees."""
     from tta_dev_integrations.git import CleanupRequest, GitCleanupPrimitive
@@ -128,14 +130,23 @@ def cleanup(
         remote_branches=not local_only,
         any_remote_prefix=all_remote,
     )
-    _print_cleanup(_run(GitCleanupPrimitive(repo).execute(request, WorkflowContext())))
+    report = _run(GitCleanupPrimitive(repo).execute(request, WorkflowContext()))
+    if as_json:
+        import dataclasses
+        import json
+
+        fields = dataclasses.asdict(report)
+        typer.echo(json.dumps({**fields, "repo": str(report.repo)}, indent=2))
+        return
+    _print_cleanup(report)
 
 
 def _print_cleanup(report: CleanupReport) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from tta_cli.render.common import console as make_console
+
+    console = make_console()
     verb = "would delete" if report.dry_run else "deleted"
     if report.empty:
         console.print(f"nothing to clean up (base {report.base})")

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import typer
 
-from tta_cli.errors import CLIError
+from tta_cli.errors import CLIError, CLIUsageError
 
-__all__ = ["register"]
+__all__ = ["ALONE_NOTE", "register"]
+
+ALONE_NOTE = (
+    "note: no workflow runs in this process, so the tta_ metrics have no samples here. "
+    "To serve a program's metrics, start the endpoint inside it (setup(metrics_port=9464) "
+    "or start_metrics_server(9464)), or run its workers with PROMETHEUS_MULTIPROC_DIR=DIR "
+    "(an empty directory) and this command with --multiprocess-dir DIR."
+)
 
 
 def serve(
@@ -30,7 +37,12 @@ def serve(
         help="Serve the sum of the worker processes writing there.",
     ),
 ) -> None:
-    """Serve /metrics until interrupted (Ctrl-C)."""
+    """Serve /metrics until interrupted (Ctrl-C).
+
+    Alone, it serves this process's registry, where no workflow runs: the tta_ families
+    without samples. Pass --multiprocess-dir (PROMETHEUS_MULTIPROC_DIR) shared with
+    worker processes to serve what they record.
+    """
     import threading
 
     from tta_dev_primitives.observability import start_metrics_server
@@ -50,11 +62,11 @@ def serve(
         ) from None
     mode = f" (sum of the workers in {multiprocess_dir})" if multiprocess_dir else ""
     typer.echo(f"serving {server.url}{mode}; Ctrl-C stops")
+    if not multiprocess_dir:
+        typer.echo(ALONE_NOTE, err=True)
     try:
         threading.Event().wait()
-    except KeyboardInterrupt:
-        typer.echo("stopped")
-    finally:
+    finally:  # Ctrl-C: the app reports the interruption (exit code 130)
         server.stop()
 
 
@@ -76,7 +88,7 @@ def catalogue(
     text = render_markdown(load_catalogue())
     if check:
         if output is None:
-            raise CLIError("--check needs --output FILE", hint="name the file to compare")
+            raise CLIUsageError("--check needs --output FILE", hint="name the file to compare")
         current = output.read_text(encoding="utf-8") if output.is_file() else None
         if current != text:
             raise CLIError(f"{output} is stale", hint=f"regenerate it with `{REGENERATE_COMMAND}`")

@@ -9,20 +9,33 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["console", "duration", "money", "tokens"]
+__all__ = ["PIPE_WIDTH", "console", "duration", "money", "tokens"]
+
+
+PIPE_WIDTH = 400
+"""Columns of output that is no terminal (a pipe, a file, CI): wide enough that no table
+row wraps, so an alias or an id is never broken across lines."""
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A Rich console; honours ``COLUMNS`` and never colours a pipe (``NO_COLOR`` too)."""
+    """A Rich console; honours ``COLUMNS`` and never colours a pipe (``NO_COLOR`` too).
+
+    Without ``COLUMNS``, a terminal's own width is used, and output that is no terminal
+    gets :data:`PIPE_WIDTH` columns instead of Rich's 80, so tables are never folded.
+    """
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
     width = os.environ.get("COLUMNS")
+    columns = int(width) if width and width.isdigit() else None
+    if columns is None and not stream.isatty():
+        columns = PIPE_WIDTH
     return Console(
         stderr=stderr,
-        width=int(width) if width and width.isdigit() else None,
+        width=columns,
         highlight=False,
         soft_wrap=False,
-        file=sys.stderr if stderr else sys.stdout,
+        file=stream,
     )
 
 

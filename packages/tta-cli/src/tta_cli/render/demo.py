@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tta_cli.render.common import duration, money, tokens
 
@@ -12,7 +12,15 @@ if TYPE_CHECKING:
 
     from tta_cli.demo.workflow import DemoOutcome, TaskResult
 
-__all__ = ["budget_panel", "next_steps", "plans", "print_outcome", "progress_line", "results_table"]
+__all__ = [
+    "budget_panel",
+    "next_steps",
+    "outcome_json",
+    "plans",
+    "print_outcome",
+    "progress_line",
+    "results_table",
+]
 
 _OUTCOME_STYLE = {"ok": "green", "fallback": "yellow"}
 
@@ -72,7 +80,7 @@ def budget_panel(outcome: DemoOutcome, scope: str) -> RenderableType:
 
     summary = outcome.summary
     if summary is None:
-        return Panel("\n".join(outcome.notes) or "budget unavailable", title="Budget")
+        return Panel("\n".join(outcome.notes) or "budget unavailable", title="Budget", expand=False)
     limit = None if summary.limit_micros is None else summary.limit_micros / 1e6
     left = summary.remaining_micros
     lines = [
@@ -111,3 +119,42 @@ def print_outcome(
     console.print(budget_panel(outcome, scope))
     for line in next_steps(trace_file, scope):
         console.print(line)
+
+
+def outcome_json(outcome: DemoOutcome, scope: str, trace_file: str | None) -> dict[str, Any]:
+    """``tta demo --json``: every task's result, the scope's month and the trace file."""
+    summary = outcome.summary
+    budget = None
+    if summary is not None:
+        budget = {
+            "scope": scope,
+            "month": summary.month,
+            "limit_usd": None if summary.limit_micros is None else summary.limit_micros / 1e6,
+            "spent_usd": summary.spent_micros / 1e6,
+            "reserved_usd": summary.reserved_micros / 1e6,
+            "calls_this_month": outcome.calls_this_month,
+        }
+    return {
+        "tasks": [
+            {
+                "id": r.task.id,
+                "title": r.task.title,
+                "complexity": r.complexity,
+                "model": r.model,
+                "provider": r.provider,
+                "why": r.why,
+                "tokens": r.tokens,
+                "cost_usd": r.cost_usd,
+                "cost_estimated": r.cost_estimated,
+                "latency_s": round(r.latency_s, 3),
+                "outcome": r.outcome,
+                "related": list(r.related),
+                "plan": list(r.plan),
+            }
+            for r in outcome.results
+        ],
+        "seconds": round(outcome.seconds, 3),
+        "budget": budget,
+        "notes": list(outcome.notes),
+        "trace_file": trace_file,
+    }
