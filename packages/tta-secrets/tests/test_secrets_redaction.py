@@ -11,6 +11,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from tta_secrets import redaction
 from tta_secrets.redaction import (
+    MIN_FRAGMENT,
     MIN_SECRET_LENGTH,
     REDACTED,
     RedactingLogFilter,
@@ -176,3 +177,52 @@ def test_span_processor_forwards_flush_and_shutdown():
     with provider.get_tracer("test").start_as_current_span("after shutdown"):
         pass
     assert exporter.get_finished_spans() == ()
+
+
+# --- fragments: text cut before it was scrubbed ---------------------------------------
+
+KEY = "sk-proj-Zx9!Qm2#Lp7~Vb4^Nc8&Hd3(Kf6)Tw1=Ry5"
+
+
+def test_every_prefix_and_suffix_of_eight_or_more_is_scrubbed():
+    register_secret(KEY)
+    for cut in range(MIN_FRAGMENT, len(KEY)):
+        for fragment in (KEY[:cut], KEY[-cut:]):
+            scrubbed = scrub(f"<p>Authorization: Bearer {fragment}</p>")
+            assert fragment not in scrubbed
+            assert scrubbed.count(REDACTED) == 1, scrubbed
+
+
+def test_url_encoded_fragments_and_hex_are_scrubbed():
+    register_secret(KEY)
+    encoded = quote(KEY, safe="")
+    assert encoded[:20] not in scrub(f"?key={encoded[:20]}")
+    for hexed in (KEY.encode().hex(), KEY.encode().hex().upper()):
+        assert scrub(f"dump {hexed} end") == f"dump {REDACTED} end"
+
+
+def test_a_fragment_grows_to_all_that_agrees_with_the_value():
+    register_secret(KEY)
+    # The text agrees with the key for 30 characters, then differs.
+    text = "id=" + KEY[:30] + "DIFFERENT"
+    assert scrub(text) == f"id={REDACTED}DIFFERENT"
+
+
+def test_only_the_password_of_a_url_is_matched_in_fragments():
+    register_secret("postgresql://app:Vx7-long-Password-42@db.internal:5432/prod")
+    assert scrub("connecting to postgresql://other@host/db") == (
+        "connecting to postgresql://other@host/db"
+    )
+    assert scrub("password 'Vx7-long-Pass...' refused") == f"password '{REDACTED}...' refused"
+
+
+def test_values_with_spaces_are_matched_whole_only():
+    register_secret("correct horse battery staple")
+    assert scrub("correct horse is fine") == "correct horse is fine"
+    assert scrub("correct horse battery staple") == REDACTED
+
+
+def test_fragments_are_found_by_contains_secret_too():
+    register_secret(KEY)
+    assert contains_secret("trace: " + KEY[:12])
+    assert not contains_secret("trace: " + KEY[:7])

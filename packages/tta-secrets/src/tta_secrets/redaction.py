@@ -9,7 +9,14 @@ replaces each registered value, in the forms it travels in, with ``[REDACTED]``:
 - base64, standard and URL-safe alphabets, at each of the three byte alignments:
   a value base64-encoded inside a longer string (``user:password`` in a Basic
   ``Authorization`` header) only shows the characters that depend on the value
-  alone, so those are what is matched.
+  alone, so those are what is matched;
+- hex, lower and upper case;
+- a fragment: text that was cut (a body kept to its first 500 characters, a header
+  a proxy truncated) may hold only part of a value. Any run of :data:`MIN_FRAGMENT`
+  (8) or more characters that begins or ends the value (raw or URL-encoded) is
+  replaced too, which is what a cut leaves. Fragments are matched
+  for values that look like credentials (no whitespace; for a URL, its password):
+  the first 8 characters of a URL (``https://``) are not worth hiding everywhere.
 
 Values shorter than :data:`MIN_SECRET_LENGTH` (6) characters are not scrubbed:
 a short value ("true", "5432", "admin") also occurs in ordinary text, and
@@ -32,7 +39,7 @@ import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from tta_secrets.secret import Secret
 
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
     from tta_secrets.span_redaction import RedactingSpanProcessor
 
 __all__ = [
+    "MIN_FRAGMENT",
     "MIN_SECRET_LENGTH",
     "REDACTED",
     "RedactingLogFilter",
@@ -57,6 +65,9 @@ REDACTED = "[REDACTED]"
 #: Shorter values are not scrubbed (see the module docstring).
 MIN_SECRET_LENGTH = 6
 
+#: A prefix or suffix of a registered value this long is scrubbed too.
+MIN_FRAGMENT = 8
+
 
 def _base64_cores(raw: bytes) -> set[str]:
     """The base64 characters that depend on ``raw`` alone, at each alignment."""
@@ -73,18 +84,51 @@ def _base64_cores(raw: bytes) -> set[str]:
 
 
 def _forms(value: str) -> set[str]:
-    forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+    hexed = value.encode("utf-8").hex()
+    forms = {value, quote(value, safe=""), quote(value), quote_plus(value), hexed, hexed.upper()}
     forms |= _base64_cores(value.encode("utf-8"))
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
+def _fragment_sources(value: str) -> set[str]:
+    """The strings whose fragments are scrubbed: a credential-like value and its quoting."""
+    if "://" in value:
+        # A URL or DSN: only its password is a credential; the rest is ordinary text.
+        try:
+            password = urlsplit(value).password
+        except ValueError:  # not a URL after all (a bad IPv6 host, ...): treat it as text
+            password = None
+        value = unquote(password) if password else ""
+    if len(value) <= MIN_FRAGMENT or any(c.isspace() for c in value):
+        return set()
+    return {value, quote(value, safe="")}
+
+
+def _anchors(source: str) -> dict[str, int]:
+    """Anchor text -> its offset in ``source``: its first and its last characters.
+
+    Only the ends: every window of the middle too would make each scan several times
+    slower (the pattern is tried at every position), and a single cut leaves a prefix.
+    """
+    end = len(source) - MIN_FRAGMENT
+    return {source[:MIN_FRAGMENT]: 0, source[end:]: end}
+
+
 class _Registry:
-    """Registered values and one compiled pattern matching every form of them."""
+    """Registered values and one compiled pattern matching every form of them.
+
+    The pattern holds the whole forms (longest first, so a form that contains
+    another is replaced whole), then the fragment anchors: the first and last 8
+    characters of each credential-like value. A match on an anchor is grown, outside the regex,
+    as far as the text goes on agreeing with the value on either side.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._forms: set[str] = set()
+        #: anchor -> (source, offset of the anchor in it) for each source holding it.
+        self.anchors: dict[str, list[tuple[str, int]]] = {}
         self.pattern: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
@@ -96,14 +140,18 @@ class _Registry:
                 return
             self._values.add(value)
             self._forms |= _forms(value)
-            # Longest first, so a form that contains another is replaced whole.
+            for source in _fragment_sources(value):
+                for anchor, at in _anchors(source).items():
+                    self.anchors.setdefault(anchor, []).append((source, at))
             ordered = sorted(self._forms, key=lambda form: (-len(form), form))
-            self.pattern = re.compile("|".join(map(re.escape, ordered)))
+            anchors = sorted(set(self.anchors) - self._forms)
+            self.pattern = re.compile("|".join(map(re.escape, [*ordered, *anchors])))
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
             self._forms.clear()
+            self.anchors = {}
             self.pattern = None
 
     def __len__(self) -> int:
@@ -130,12 +178,48 @@ def clear_registered_secrets() -> None:
     _registry.clear()
 
 
+def _grown(text: str, start: int, end: int, sources: list[tuple[str, int]]) -> tuple[int, int]:
+    """The widest span around ``text[start:end]`` that is a fragment of one of ``sources``."""
+    wide_start, wide_end = start, end
+    for source, at in sources:
+        left, index = start, at
+        while left > 0 and index > 0 and text[left - 1] == source[index - 1]:
+            left, index = left - 1, index - 1
+        right, index = end, at + (end - start)
+        while right < len(text) and index < len(source) and text[right] == source[index]:
+            right, index = right + 1, index + 1
+        wide_start, wide_end = min(wide_start, left), max(wide_end, right)
+    return wide_start, wide_end
+
+
 def scrub(text: str) -> str:
-    """``text`` with every registered value, in every form, replaced by ``[REDACTED]``."""
+    """``text`` with every registered value, in every form, replaced by ``[REDACTED]``.
+
+    Fragments of a credential-like value (see the module docstring) are replaced too.
+    """
     pattern = _registry.pattern
     if pattern is None:
         return text
-    return pattern.sub(REDACTED, text)
+    anchors = _registry.anchors
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        sources = anchors.get(match.group())
+        if sources is not None:
+            start, end = _grown(text, start, end, sources)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (min(spans[-1][0], start), max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    if not spans:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in spans:
+        parts += [text[done:start], REDACTED]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def contains_secret(text: str) -> bool:
