@@ -32,7 +32,7 @@ from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
 from tta_dev_integrations.llm.errors import LLMError
 from tta_dev_integrations.llm.providers.base import Provider
 from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
-from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext
+from tta_dev_primitives import WorkflowContext
 
 GPT41_INPUT, GPT41_OUTPUT = 2.0 / 1e6, 8.0 / 1e6  # genai-prices' gpt-4.1 rates, $ a token
 UNCAPPED_ANSWER = 16_000
@@ -172,8 +172,11 @@ async def test_eight_concurrent_uncapped_calls_stay_within_the_limit(
     )
     served = [o for o in outcomes if not isinstance(o, BaseException)]
     refused = [o for o in outcomes if isinstance(o, BaseException)]
-    assert served
-    assert all(isinstance(e, AllAlternativesFailedError | BudgetExceededError) for e in refused)
+    # The first reservation takes gpt-4.1's whole 32,768 tokens ($0.26); the calls that
+    # lost the race decide again on what is left, with a cap that fits it.
+    assert len(served) >= 2
+    assert len({r.routing.max_output_tokens for r in served}) == len(served)
+    assert all(isinstance(e, LLMError) for e in refused)
     assert biller.billed_usd <= 0.30
     assert await spent_usd(ledger) <= 0.30
     assert await spent_usd(ledger) == pytest.approx(biller.billed_usd, abs=1e-5)

@@ -55,6 +55,8 @@ class Routing:
     input_bounds: dict[str, int] = field(default_factory=dict)
     #: Paid models left out because no price is known for them, with the fix.
     unpriced: dict[str, str] = field(default_factory=dict)
+    #: Times a reservation lost a race for the money left and the request decided again.
+    budget_retries: int = 0
 
 
 @dataclass(slots=True)

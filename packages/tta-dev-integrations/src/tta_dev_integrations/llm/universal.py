@@ -82,6 +82,9 @@ logger = logging.getLogger(__name__)
 
 _TIERS: tuple[Complexity, ...] = ("low", "medium", "high")
 
+_BUDGET_RETRIES = 3
+"""Times a request decides again when its reservation lost a race for the money left."""
+
 
 class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     """Routes each request to a model by complexity, under a budget profile.
@@ -331,6 +334,12 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         if isinstance(error, QuotaExhausted):
             routing.exhausted.add(alias)
             counter(QUOTA_EXHAUSTED).labels(alias).inc()
+            return
+        if isinstance(error, BudgetExceededError) and routing.budget_retries < _BUDGET_RETRIES:
+            # Others reserved since the budget was read: decide again on what is left now,
+            # the output cap lowered to fit (the model drops out when even its minimum
+            # does not).
+            routing.budget_retries += 1
             return
         routing.errors.append(error)
         if isinstance(error, LedgerUnavailableError):
