@@ -22,6 +22,8 @@ PUBLIC_MODULES = [
 
 EXPECTED_TOP_LEVEL = {
     "AllAlternativesFailedError",
+    "BulkheadFullError",
+    "BulkheadPrimitive",
     "CacheBackend",
     "CachePrimitive",
     "CircuitBreakerPrimitive",
@@ -32,6 +34,7 @@ EXPECTED_TOP_LEVEL = {
     "FallbackPrimitive",
     "InMemoryCacheBackend",
     "LambdaPrimitive",
+    "MapPrimitive",
     "ParallelPrimitive",
     "PrimitiveTimeoutError",
     "RateLimit",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tta_dev_primitives import (
+    BulkheadPrimitive,
     CachePrimitive,
     CircuitBreakerPrimitive,
     FallbackPrimitive,
@@ -28,6 +29,7 @@ WRAPPERS: dict[str, Callable[[WorkflowPrimitive[Any, Any]], WrapperPrimitive[Any
     "cache": CachePrimitive,
     "fallback": lambda p: FallbackPrimitive(p, [FunctionPrimitive(lambda x: x)]),
     "ratelimit": lambda p: RateLimitPrimitive(p, [RateLimit(1000, 60)]),
+    "bulkhead": lambda p: BulkheadPrimitive(p, 4),
 }
 
 

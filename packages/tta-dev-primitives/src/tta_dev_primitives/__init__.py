@@ -9,8 +9,10 @@ Example::
 """
 
 from tta_dev_primitives.core import (
+    BulkheadPrimitive,
     ConditionalPrimitive,
     LambdaPrimitive,
+    MapPrimitive,
     ParallelPrimitive,
     RouterPrimitive,
     SequentialPrimitive,
@@ -20,6 +22,7 @@ from tta_dev_primitives.core import (
 )
 from tta_dev_primitives.exceptions import (
     AllAlternativesFailedError,
+    BulkheadFullError,
     CircuitOpenError,
     CompositionError,
     PrimitiveTimeoutError,
@@ -46,6 +49,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AllAlternativesFailedError",
+    "BulkheadFullError",
+    "BulkheadPrimitive",
     "CacheBackend",
     "CachePrimitive",
     "CircuitBreakerPrimitive",
@@ -56,6 +61,7 @@ __all__ = [
     "FallbackPrimitive",
     "InMemoryCacheBackend",
     "LambdaPrimitive",
+    "MapPrimitive",
     "ParallelPrimitive",
     "PrimitiveTimeoutError",
     "RateLimit",

@@ -11,6 +11,7 @@
         │                                 TimeoutPrimitive gave up; the inner work was cancelled
         ├── CircuitOpenError              CircuitBreakerPrimitive is failing fast
         ├── RateLimitExceededError        RateLimitPrimitive refused a call (no room in time)
+        ├── BulkheadFullError             BulkheadPrimitive: no free slot within max_wait_seconds
         ├── SharedStateUnavailableError   the fleet's shared state (Redis) did not answer
         └── AllAlternativesFailedError (ExceptionGroup)
                                           FallbackPrimitive: every alternative failed;
@@ -32,6 +33,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AllAlternativesFailedError",
+    "BulkheadFullError",
     "CircuitOpenError",
     "CompositionError",
     "PrimitiveTimeoutError",
@@ -89,6 +91,19 @@ class PrimitiveTimeoutError(TTAError, TimeoutError):
         super().__init__(
             f"{primitive!r} did not finish within {timeout_s:g}s and was cancelled; "
             "raise timeout_seconds or make the step faster"
+        )
+
+
+class BulkheadFullError(TTAError):
+    """A BulkheadPrimitive had no free slot within its ``max_wait_seconds``; nothing ran."""
+
+    def __init__(self, primitive: str, max_concurrency: int, waited_s: float) -> None:
+        self.primitive = primitive
+        self.max_concurrency = max_concurrency
+        self.waited_s = waited_s
+        super().__init__(
+            f"{primitive!r} already runs {max_concurrency} calls at once and none finished "
+            f"within {waited_s:g}s; raise max_concurrency or max_wait_seconds, or send less"
         )
 
 

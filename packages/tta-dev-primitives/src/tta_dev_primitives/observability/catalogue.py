@@ -36,6 +36,7 @@ __all__ = [
 #: Modules that declare metrics with ``declare_metric``, by package.
 METRIC_MODULES: tuple[str, ...] = (
     "tta_dev_primitives.observability.metrics",
+    "tta_dev_primitives.core.concurrency",
     "tta_dev_primitives.performance.telemetry",
     "tta_dev_integrations.llm.metrics",
     "tta_dev_integrations.llm.budget.telemetry",
