@@ -441,7 +441,7 @@ async def test_feedback_and_model_stats(ledger: Ledger) -> None:
     assert (free.calls, free.successes, free.feedback_good, free.feedback_bad) == (1, 1, 0, 0)
     assert free.mean_latency_s is None
     assert await ledger.model_stats([]) == {}
-    with pytest.raises(ValueError, match="no ledger entry"):
+    with pytest.raises(ValueError, match="ledger entry"):
         await ledger.record_feedback("nope", True)
 
 

@@ -24,7 +24,7 @@ from tta_dev_integrations.llm.budget import base as ledger_base
 from tta_dev_integrations.llm.budget import postgres as postgres_ledger
 from tta_dev_integrations.llm.budget.core import MAX_MICROS
 from tta_dev_integrations.llm.budget.ledger import BudgetExceededError, Ledger
-from tta_dev_integrations.llm.budget.migrations import NewerSchemaError
+from tta_dev_integrations.llm.budget.migrations import MIGRATIONS, NewerSchemaError
 from tta_dev_integrations.llm.budget.postgres import PostgresLedger
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
 
@@ -334,6 +334,53 @@ async def test_a_ledger_migrated_by_a_newer_version_is_refused(tmp_path: Path) -
     with pytest.raises(NewerSchemaError) as refused:
         await again.summary("team", MONTH)
     assert "0099_future" in str(refused.value)
-    assert "0004_limit_ownership" in str(refused.value)
+    assert MIGRATIONS[-1].name in str(refused.value)
     assert "upgrade" in str(refused.value)
     await again.close()
+
+
+# -- what the router learns from -------------------------------------------------------------
+
+
+async def test_routing_evidence_is_per_tier_judged_apart_and_windowed(ledger: Ledger) -> None:
+    async def paid(request_id: str, tier: str, *, ok: bool, latency: float) -> None:
+        await ledger.reserve(
+            request_id=request_id, scope="team", month=MONTH, amount_micros=100,
+            model="paid-x", provider="p", tier=tier, now=T0,
+        )  # fmt: skip
+        await ledger.settle(request_id, 10, ok=ok, latency_s=latency)
+
+    await paid("h1", "high", ok=True, latency=1.0)
+    await paid("h2", "high", ok=False, latency=3.0)
+    await paid("l1", "low", ok=True, latency=0.5)
+    await ledger.reserve(
+        request_id="refused", scope="team", month=MONTH, amount_micros=100, model="paid-x",
+        provider="p", tier="high", now=T0,
+    )  # fmt: skip
+    await ledger.release("refused", failed=True)  # the provider failed it: an error
+    await ledger.record_free(
+        request_id="f1", scope="team", month=MONTH, model="free-y", provider="local",
+        ok=True, tier="high",
+    )  # fmt: skip
+    await ledger.record_free(  # replayed after an outage: counted once
+        request_id="f1", scope="team", month=MONTH, model="free-y", provider="local",
+        ok=True, tier="high",
+    )  # fmt: skip
+    await ledger.record_feedback("h1", 0.75)
+    await ledger.record_feedback("h2", True)
+    await ledger.record_feedback("h2", 0.25)  # a new verdict replaces the old one
+    with pytest.raises(ValueError, match="score"):
+        await ledger.record_feedback("h1", 1.5)
+    with pytest.raises(ValueError, match="ledger entry"):
+        await ledger.record_feedback("open-or-unknown", True)
+    high = await ledger.routing_evidence(["paid-x", "free-y", "never"], "high")
+    assert set(high) == {"paid-x", "free-y"}
+    x = high["paid-x"]
+    assert (x.calls, x.errors, x.judged) == (3, 2, 2)
+    assert x.judged_score_sum == pytest.approx(1.0)
+    assert x.mean_latency_s == pytest.approx(2.0)
+    assert (high["free-y"].calls, high["free-y"].judged) == (1, 0)
+    low = await ledger.routing_evidence(["paid-x"], "low")
+    assert (low["paid-x"].calls, low["paid-x"].errors) == (1, 0)
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert await ledger.routing_evidence(["paid-x"], "high", now=later) == {}

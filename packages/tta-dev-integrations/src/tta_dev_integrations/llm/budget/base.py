@@ -19,39 +19,43 @@ from typing import Any
 
 from tta_dev_integrations.llm.budget.core import (
     CLAIM_ALERT,
+    COUNT_CALL,
     ENTRIES,
     FEEDBACK,
+    FEEDBACK_ROLLUP,
     INSERT_FREE,
     LIMIT_CHANGES,
     SCOPES,
     TRIED_MODELS,
     BudgetDelta,
     audit_reason,
+    call_outcome,
     check_lease,
     check_micros,
     default_actor,
     entry_from_row,
     finish_despite_cancel,
     justification_json,
+    utc_day,
 )
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
     Justification,
     LedgerEntry,
     LimitChange,
-    ModelStats,
     QuotaWindows,
     Reservation,
     SpendSummary,
     quota_windows,
 )
+from tta_dev_integrations.llm.budget.statistics import LedgerStatistics
 
 __all__ = [
     "LedgerBase",
     "RequestIdTaken",
     "Settlement",
     "UnknownEntry",
-    "delta_for_expired",
+    "expired_charges",
     "utc",
 ]
 
@@ -92,7 +96,7 @@ def _tokens(name: str, value: object) -> int:
     return value
 
 
-class LedgerBase(ABC):
+class LedgerBase(LedgerStatistics, ABC):
     """The ledger's public methods over a backend's ``_op_*`` transactions."""
 
     # -- limits ----------------------------------------------------------------------
@@ -217,10 +221,14 @@ class LedgerBase(ABC):
         except UnknownEntry:
             raise ValueError(f"no reservation with request_id {request_id!r}") from None
 
-    async def release(self, request_id: str) -> None:
-        """Give the reservation back without spending (no request went out). Idempotent."""
+    async def release(self, request_id: str, *, failed: bool = False) -> None:
+        """Give the reservation back without spending (no money moved). Idempotent.
+
+        ``failed``: the provider refused or failed the call; it counts as a failed call
+        of the model in the router's statistics.
+        """
         try:
-            await finish_despite_cancel(self._op_release(request_id))
+            await finish_despite_cancel(self._op_release(request_id, failed, utc(None)))
         except UnknownEntry:
             raise ValueError(f"no reservation with request_id {request_id!r}") from None
 
@@ -290,7 +298,12 @@ class LedgerBase(ABC):
             "input_tokens": _tokens("input_tokens", input_tokens),
             "output_tokens": _tokens("output_tokens", output_tokens),
         }
-        await self._write(INSERT_FREE, {**params, "now": self._stamp(utc(now))})
+        at = utc(now)
+        outcome = call_outcome(model, tier, at, ok=bool(ok), latency_s=latency_s)
+        # Counted once: a record replayed after an outage inserts nothing, counts nothing.
+        await self._write_many(
+            [(INSERT_FREE, {**params, "now": self._stamp(at)}), (COUNT_CALL, outcome)]
+        )
 
     async def take_quota(
         self,
@@ -325,12 +338,26 @@ class LedgerBase(ABC):
         }
         return await self._write(CLAIM_ALERT, params) == 1
 
-    async def record_feedback(self, request_id: str, ok: bool) -> None:
-        """A caller's verdict on an answer (the latest verdict counts)."""
-        if not isinstance(ok, bool):
-            raise ValueError(f"feedback must be True or False, got {ok!r}")
-        if await self._write(FEEDBACK, {"ok": ok, "request_id": request_id}) == 0:
-            raise ValueError(f"no ledger entry with request_id {request_id!r}")
+    async def record_feedback(self, request_id: str, verdict: bool | float) -> None:
+        """A judged answer: ``True``/``False``, or a score between 0 and 1.
+
+        The latest verdict counts; the router learns quality from judged answers only.
+        """
+        if isinstance(verdict, bool):
+            score = 1.0 if verdict else 0.0
+        elif isinstance(verdict, int | float) and 0.0 <= verdict <= 1.0:
+            score = float(verdict)
+        else:
+            raise ValueError(f"feedback must be True, False or a score in [0, 1], got {verdict!r}")
+        params = {
+            "request_id": request_id,
+            "score": score,
+            "ok": score >= 0.5,
+            "day": utc_day(utc(None)),
+        }
+        changed = await self._write_many([(FEEDBACK_ROLLUP, params), (FEEDBACK, params)])
+        if len(changed) < 2:
+            raise ValueError(f"no settled or free ledger entry with request_id {request_id!r}")
 
     # -- reads -----------------------------------------------------------------------
 
@@ -361,21 +388,21 @@ class LedgerBase(ABC):
         params = {"correlation_id": correlation_id, "since": self._stamp(utc(since))}
         return {row[0] for row in await self._read(TRIED_MODELS, params)}
 
-    async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
-        """Observed outcomes per model (models never called are absent).
-
-        Calls are settled and free entries whose outcome is known.
-        """
-        wanted = list(dict.fromkeys(models))
-        return await self._op_model_stats(wanted) if wanted else {}
-
     # -- what a backend implements ---------------------------------------------------
 
-    @abstractmethod
     async def _write(self, statement: str, params: Mapping[str, Any]) -> int:
         """Run one shared statement (``:name`` parameters) in its own transaction.
 
         Returns the number of rows it changed.
+        """
+        return (await self._write_many([(statement, params)]) or [0])[0]
+
+    @abstractmethod
+    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+        """Run shared statements in order in one transaction.
+
+        Stops after the first that changes no row; returns the row counts of those that
+        ran.
         """
 
     @abstractmethod
@@ -423,8 +450,11 @@ class LedgerBase(ABC):
         """Lock the entry, apply :func:`~.core.settlement_delta`; :class:`UnknownEntry`."""
 
     @abstractmethod
-    async def _op_release(self, request_id: str) -> None:
-        """Release an open reservation; nothing for a closed one; :class:`UnknownEntry`."""
+    async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
+        """Release an open reservation, counting a failed call when ``failed``.
+
+        Nothing for a closed one; :class:`UnknownEntry` for an unknown id.
+        """
 
     @abstractmethod
     async def _op_correct(
@@ -444,11 +474,18 @@ class LedgerBase(ABC):
     async def _op_summary(self, scope: str, month: str, now: datetime | None) -> SpendSummary:
         """Charge the scope's expired leases if any, then read its month."""
 
-    @abstractmethod
-    async def _op_model_stats(self, models: list[str]) -> dict[str, ModelStats]:
-        """Outcome counts per model."""
 
+def expired_charges(
+    charged: Sequence[tuple[str, str, int]],
+) -> list[tuple[str, str, BudgetDelta]]:
+    """What leases that ended unsettled do to their months, one delta per month.
 
-def delta_for_expired(amount: int) -> BudgetDelta:
-    """A lease that ended unsettled: its reservation becomes an unconfirmed charge."""
-    return BudgetDelta(reserved=-amount, spent=amount, unconfirmed=amount)
+    Each reservation (rows of scope, month, amount) becomes an unconfirmed charge.
+    """
+    by_month: dict[tuple[str, str], int] = {}
+    for scope, month, amount in charged:
+        by_month[(scope, month)] = by_month.get((scope, month), 0) + amount
+    return [
+        (scope, month, BudgetDelta(reserved=-amount, spent=amount, unconfirmed=amount))
+        for (scope, month), amount in sorted(by_month.items())
+    ]

@@ -23,11 +23,14 @@ from typing import Any, TypeVar
 from tta_dev_integrations.llm.budget.ledger import EntryState, Justification, LedgerEntry
 
 __all__ = [
+    "AUDIT",
     "CLAIM_ALERT",
+    "COUNT_CALL",
     "ENSURE_BUDGET",
     "ENTRIES",
     "ENTRY_COLUMNS",
     "FEEDBACK",
+    "FEEDBACK_ROLLUP",
     "INSERT_FREE",
     "INSERT_RESERVED",
     "LIMIT_CHANGES",
@@ -35,8 +38,13 @@ __all__ = [
     "MOVE_MONEY",
     "RESERVE",
     "SCOPES",
+    "STORED_LIMIT",
+    "SUMMARY",
+    "TAKE_QUOTA",
     "TRIED_MODELS",
     "BudgetDelta",
+    "audit",
+    "call_outcome",
     "check_lease",
     "check_micros",
     "correction_delta",
@@ -47,6 +55,7 @@ __all__ = [
     "justification_json",
     "pyformat",
     "settlement_delta",
+    "utc_day",
 ]
 
 T = TypeVar("T")
@@ -108,13 +117,51 @@ MOVE_MONEY = """UPDATE tta_budgets SET reserved_micros = reserved_micros + :d_re
         unconfirmed_micros = unconfirmed_micros + :d_unconfirmed
     WHERE scope = :scope AND month = :month"""
 
+SUMMARY = """SELECT b.spent_micros, b.reserved_micros, b.estimated_micros,
+        b.unconfirmed_micros, (SELECT limit_micros FROM tta_limits WHERE scope = :scope)
+    FROM tta_budgets b WHERE b.scope = :scope AND b.month = :month"""
+
+STORED_LIMIT = """SELECT limit_micros FROM tta_limits WHERE scope = :scope"""
+
+AUDIT = """INSERT INTO tta_audit (at, actor, action, scope, request_id, old_micros,
+        new_micros, reason)
+    VALUES (:at, :actor, :action, :scope, :request_id, :old, :new, :reason)"""
+
+# Counts one request in a quota window unless the window is full.
+TAKE_QUOTA = """INSERT INTO tta_quota_counters (model, window_kind, window_start, count)
+    VALUES (:model, :kind, :start, 1)
+    ON CONFLICT (model, window_kind, window_start) DO UPDATE
+        SET count = tta_quota_counters.count + 1 WHERE tta_quota_counters.count < :limit"""
+
 CLAIM_ALERT = """INSERT INTO tta_alerts (scope, month, threshold, spent_micros, fired_at)
     VALUES (:scope, :month, :threshold, :spent, :now)
     ON CONFLICT (scope, month, threshold) DO NOTHING"""
 
 SCOPES = """SELECT scope FROM tta_limits UNION SELECT scope FROM tta_budgets ORDER BY 1"""
 
-FEEDBACK = """UPDATE tta_entries SET feedback_ok = :ok WHERE request_id = :request_id"""
+# A verdict on an answer: the model's day counts one more judged answer (or, for a
+# verdict replacing an earlier one, the new score instead of the old), then the entry
+# keeps the verdict. Judged answers count on the day the verdict came.
+FEEDBACK_ROLLUP = """INSERT INTO tta_model_days (model, tier, day, judged, judged_score_sum)
+    SELECT model, tier, :day, CASE WHEN feedback_score IS NULL THEN 1 ELSE 0 END,
+        :score - COALESCE(feedback_score, 0)
+    FROM tta_entries WHERE request_id = :request_id AND state IN ('settled', 'free')
+    ON CONFLICT (tier, model, day) DO UPDATE SET
+        judged = tta_model_days.judged + excluded.judged,
+        judged_score_sum = tta_model_days.judged_score_sum + excluded.judged_score_sum"""
+
+FEEDBACK = """UPDATE tta_entries SET feedback_ok = :ok, feedback_score = :score
+    WHERE request_id = :request_id AND state IN ('settled', 'free')"""
+
+# One call's outcome added to its model's day (in the transaction that records the call).
+COUNT_CALL = """INSERT INTO tta_model_days (model, tier, day, calls, errors, latency_sum,
+        latency_count)
+    VALUES (:model, :tier, :day, 1, :errors, :latency_sum, :latency_count)
+    ON CONFLICT (tier, model, day) DO UPDATE SET
+        calls = tta_model_days.calls + 1,
+        errors = tta_model_days.errors + excluded.errors,
+        latency_sum = tta_model_days.latency_sum + excluded.latency_sum,
+        latency_count = tta_model_days.latency_count + excluded.latency_count"""
 
 ENTRIES = f"""SELECT {ENTRY_COLUMNS} FROM tta_entries
     WHERE scope = :scope AND month = :month ORDER BY created_at, request_id"""
@@ -126,6 +173,49 @@ LIMIT_CHANGES = """SELECT scope, old_micros, new_micros, actor, reason, at FROM 
     WHERE action = 'limit' AND (CAST(:scope AS TEXT) IS NULL OR scope = :scope) ORDER BY id"""
 
 _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+def audit(
+    at: object,
+    actor: str,
+    action: str,
+    scope: str,
+    *,
+    old: int | None,
+    new: int | None,
+    reason: str,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The parameters of :data:`AUDIT` (``at`` in the backend's time representation)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "scope": scope,
+        "request_id": request_id,
+        "old": old,
+        "new": new,
+        "reason": reason,
+    }
+
+
+def utc_day(moment: datetime) -> int:
+    """The UTC day of ``moment`` as days since 1970-01-01 (the statistics' bucket)."""
+    return int(moment.timestamp() // 86_400)
+
+
+def call_outcome(
+    model: str, tier: str, moment: datetime, *, ok: bool, latency_s: float | None
+) -> dict[str, Any]:
+    """The parameters of :data:`COUNT_CALL` for one call that ended at ``moment``."""
+    return {
+        "model": model,
+        "tier": tier,
+        "day": utc_day(moment),
+        "errors": 0 if ok else 1,
+        "latency_sum": latency_s or 0.0,
+        "latency_count": 0 if latency_s is None else 1,
+    }
 
 
 def pyformat(statement: str) -> str:

@@ -24,9 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from tta_dev_integrations.llm.errors import LLMError
+
+if TYPE_CHECKING:
+    from tta_dev_integrations.llm.policy import Evidence
 
 __all__ = [
     "MICROS_PER_USD",
@@ -326,8 +329,11 @@ class Ledger(Protocol):
         """
         ...
 
-    async def release(self, request_id: str) -> None:
-        """Give the reservation back without spending (no request went out). Idempotent."""
+    async def release(self, request_id: str, *, failed: bool = False) -> None:
+        """Give the reservation back without spending (no money moved). Idempotent.
+
+        ``failed``: the provider failed the call (a failed call in the statistics).
+        """
         ...
 
     async def correct(
@@ -403,12 +409,18 @@ class Ledger(Protocol):
         """
         ...
 
-    async def record_feedback(self, request_id: str, ok: bool) -> None:
-        """A caller's verdict on an answer."""
+    async def record_feedback(self, request_id: str, verdict: bool | float) -> None:
+        """A judged answer: ``True``/``False`` or a score in [0, 1] (the latest counts)."""
+        ...
+
+    async def routing_evidence(
+        self, models: Sequence[str], tier: str, *, now: datetime | None = None
+    ) -> Mapping[str, Evidence]:
+        """Each model's recent calls, errors and judged answers on ``tier``."""
         ...
 
     async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
-        """Observed outcomes per model (models never called are absent)."""
+        """Observed outcomes per model over the window (models never called are absent)."""
         ...
 
     async def close(self) -> None:

@@ -10,10 +10,13 @@ everything recorded. Never edit a released migration: append a new one.
 Tables: ``tta_budgets`` (one row per scope and month), ``tta_entries`` (one row per
 call), ``tta_quota_counters`` (free tiers' minute and day windows), ``tta_limits`` (each
 scope's stored monthly limit), ``tta_audit`` (who changed a limit or corrected a cost,
-when, from what to what, and why) and ``tta_alerts`` (budget thresholds crossed, one
-row each, so one process alerts). A database that records a migration this code does
-not know was migrated by a newer TTA.dev: it is refused, never used half-understood.
-Money is integer micro-dollars. SQLite keeps times as UTC epoch seconds (``REAL``), PostgreSQL as
+when, from what to what, and why), ``tta_alerts`` (budget thresholds crossed, one
+row each, so one process alerts) and ``tta_model_days`` (each model's calls, errors,
+judged answers and latency per tier and UTC day, kept up to date in the transaction that
+records each call, so the router reads a bounded number of rows whatever the ledger's
+size). A database that records a migration this code does not know was migrated by a
+newer TTA.dev: it is refused, never used half-understood. Money is integer
+micro-dollars. SQLite keeps times as UTC epoch seconds (``REAL``), PostgreSQL as
 ``timestamptz``.
 """
 
@@ -271,6 +274,56 @@ MIGRATIONS: tuple[Migration, ...] = (
                     'kept from ' || month
                 FROM tta_budgets WHERE limit_micros IS NOT NULL
                 ORDER BY scope, month DESC""",
+        ),
+    ),
+    Migration(
+        "0005_model_days",
+        sqlite=(
+            """CREATE TABLE tta_model_days (
+                model TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                calls INTEGER NOT NULL DEFAULT 0,
+                errors INTEGER NOT NULL DEFAULT 0,
+                judged INTEGER NOT NULL DEFAULT 0,
+                judged_score_sum REAL NOT NULL DEFAULT 0,
+                latency_sum REAL NOT NULL DEFAULT 0,
+                latency_count INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (tier, model, day)
+            )""",
+            """INSERT INTO tta_model_days (model, tier, day, calls, errors, judged,
+                    judged_score_sum, latency_sum, latency_count)
+                SELECT model, tier, CAST(created_at / 86400 AS INTEGER), COUNT(*),
+                    SUM(CASE WHEN ok THEN 0 ELSE 1 END), COUNT(feedback_ok),
+                    COALESCE(SUM(feedback_ok), 0), COALESCE(SUM(latency_s), 0),
+                    COUNT(latency_s)
+                FROM tta_entries
+                WHERE state IN ('settled', 'free') AND ok IS NOT NULL
+                GROUP BY model, tier, CAST(created_at / 86400 AS INTEGER)""",
+        ),
+        postgres=(
+            """CREATE TABLE tta_model_days (
+                model TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                calls BIGINT NOT NULL DEFAULT 0,
+                errors BIGINT NOT NULL DEFAULT 0,
+                judged BIGINT NOT NULL DEFAULT 0,
+                judged_score_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+                latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+                latency_count BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (tier, model, day)
+            )""",
+            """INSERT INTO tta_model_days (model, tier, day, calls, errors, judged,
+                    judged_score_sum, latency_sum, latency_count)
+                SELECT model, tier,
+                    CAST(floor(extract(epoch FROM created_at) / 86400) AS INTEGER),
+                    COUNT(*), COUNT(*) FILTER (WHERE NOT ok), COUNT(feedback_ok),
+                    COUNT(*) FILTER (WHERE feedback_ok), COALESCE(SUM(latency_s), 0),
+                    COUNT(latency_s)
+                FROM tta_entries
+                WHERE state IN ('settled', 'free') AND ok IS NOT NULL
+                GROUP BY 1, 2, 3""",
         ),
     ),
 )

@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -40,26 +39,38 @@ from tta_dev_integrations.llm.budget.base import (
     RequestIdTaken,
     Settlement,
     UnknownEntry,
-    delta_for_expired,
+    expired_charges,
 )
 from tta_dev_integrations.llm.budget.core import (
+    AUDIT,
+    COUNT_CALL,
     ENSURE_BUDGET,
     INSERT_RESERVED,
     MOVE_MONEY,
     RESERVE,
+    STORED_LIMIT,
+    SUMMARY,
+    TAKE_QUOTA,
     BudgetDelta,
+    audit,
+    call_outcome,
     correction_delta,
     pyformat,
     settlement_delta,
 )
 from tta_dev_integrations.llm.budget.ledger import (
     LedgerUnavailableError,
-    ModelStats,
     QuotaWindows,
     SpendSummary,
 )
 from tta_dev_integrations.llm.budget.migrations import apply_postgres
-from tta_dev_integrations.llm.budget.postgres_url import masked_url, url_passwords
+from tta_dev_integrations.llm.budget.postgres_url import (
+    configure_session,
+    masked_url,
+    safe_cause,
+    scrubbed,
+    url_passwords,
+)
 
 __all__ = ["PostgresLedger", "masked_url"]
 
@@ -82,6 +93,7 @@ _INSERT_RESERVED = (
     + " RETURNING lease_expires_at"
 )
 _MOVE_MONEY = pyformat(MOVE_MONEY)
+_COUNT_CALL = pyformat(COUNT_CALL)
 
 # SKIP LOCKED: an entry another transaction is settling (or charging) is left to it.
 _CHARGE_EXPIRED = f"""UPDATE tta_entries SET state = 'settled', actual_micros = reserved_micros,
@@ -97,24 +109,10 @@ _CHARGE_EXPIRED = f"""UPDATE tta_entries SET state = 'settled', actual_micros = 
 _ANY_EXPIRED = f"""SELECT 1 FROM tta_entries
     WHERE state = 'reserved' AND lease_expires_at < {_NOW} AND scope = %(scope)s LIMIT 1"""
 
-_SUMMARY = """SELECT b.spent_micros, b.reserved_micros, b.estimated_micros,
-        b.unconfirmed_micros, (SELECT limit_micros FROM tta_limits WHERE scope = %(scope)s)
-    FROM tta_budgets b WHERE b.scope = %(scope)s AND b.month = %(month)s"""
-
-_AUDIT = """INSERT INTO tta_audit (at, actor, action, scope, request_id, old_micros,
-        new_micros, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"""
-
-# Counts one request in a quota window unless the window is full.
-_TAKE_QUOTA = """INSERT INTO tta_quota_counters (model, window_kind, window_start, count)
-    VALUES (%s, %s, %s, 1)
-    ON CONFLICT (model, window_kind, window_start) DO UPDATE
-        SET count = tta_quota_counters.count + 1 WHERE tta_quota_counters.count < %s"""
-
-_MODEL_STATS = """SELECT model, COUNT(*), COUNT(*) FILTER (WHERE ok),
-        COUNT(*) FILTER (WHERE feedback_ok), COUNT(*) FILTER (WHERE NOT feedback_ok),
-        AVG(latency_s)
-    FROM tta_entries
-    WHERE model = ANY(%s) AND state IN ('settled', 'free') AND ok IS NOT NULL
+_MODEL_DAYS = """SELECT model, SUM(calls), SUM(errors), SUM(judged), SUM(judged_score_sum),
+        SUM(latency_sum), SUM(latency_count)
+    FROM tta_model_days
+    WHERE model = ANY(%s) AND (CAST(%s AS TEXT) IS NULL OR tier = %s) AND day >= %s
     GROUP BY model"""
 
 
@@ -136,30 +134,20 @@ async def _charge_expired(conn: Connection, now: datetime | None, scope: str | N
     """Charge expired reservations (of ``scope``, or all), unconfirmed, and fix budgets."""
     cursor = await conn.execute(_CHARGE_EXPIRED, {"now": now, "scope": scope})
     charged = await cursor.fetchall()
-    by_month: dict[tuple[str, str], int] = defaultdict(int)
-    for entry_scope, month, amount in charged:
-        by_month[(entry_scope, month)] += amount
-    for (entry_scope, month), amount in sorted(by_month.items()):
-        await conn.execute(_MOVE_MONEY, delta_for_expired(amount).params(entry_scope, month))
+    for entry_scope, month, delta in expired_charges(charged):
+        await conn.execute(_MOVE_MONEY, delta.params(entry_scope, month))
     return len(charged)
 
 
 async def _summary(conn: Connection, scope: str, month: str) -> SpendSummary:
-    cursor = await conn.execute(_SUMMARY, {"scope": scope, "month": month})
+    cursor = await conn.execute(_dialect(SUMMARY), {"scope": scope, "month": month})
     row = await cursor.fetchone()
     if row is None:
-        cursor = await conn.execute(
-            "SELECT limit_micros FROM tta_limits WHERE scope = %s", (scope,)
-        )
+        cursor = await conn.execute(_dialect(STORED_LIMIT), {"scope": scope})
         stored = await cursor.fetchone()
         return SpendSummary(scope, month, stored[0] if stored else None, 0, 0)
     spent, reserved, estimated, unconfirmed, limit = row
     return SpendSummary(scope, month, limit, spent, reserved, estimated, unconfirmed)
-
-
-async def _configure(conn: Connection) -> None:
-    await conn.execute("SET lock_timeout = '10s'")
-    await conn.execute("SET idle_in_transaction_session_timeout = '60s'")
 
 
 class PostgresLedger(LedgerBase):
@@ -204,13 +192,8 @@ class PostgresLedger(LedgerBase):
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def _unavailable(self, error: BaseException) -> LedgerUnavailableError:
-        detail = self._scrub(str(error).strip()) or type(error).__name__
+        detail = scrubbed(str(error).strip(), self._secrets) or type(error).__name__
         return LedgerUnavailableError(
             f"the spend ledger at {self.url} cannot be used ({detail}); check that "
             "PostgreSQL is running and reachable, that TTA_LEDGER_URL names the right "
@@ -218,8 +201,7 @@ class PostgresLedger(LedgerBase):
         )
 
     def _cause(self, error: BaseException) -> BaseException | None:
-        """The original error to chain, unless its text carries the password."""
-        return None if any(secret in str(error) for secret in self._secrets) else error
+        return safe_cause(error, self._secrets)
 
     async def _connect(self) -> Connection:
         return await psycopg.AsyncConnection.connect(
@@ -247,7 +229,7 @@ class PostgresLedger(LedgerBase):
                     "autocommit": True,  # transactions are explicit: conn.transaction()
                     "connect_timeout": max(2, round(self.connect_timeout_s)),
                 },
-                configure=_configure,
+                configure=configure_session,
                 timeout=self.timeout_s,
                 name="tta-ledger",
             )
@@ -276,9 +258,14 @@ class PostgresLedger(LedgerBase):
 
     # -- the backend's transactions -------------------------------------------------
 
-    async def _write(self, statement: str, params: Mapping[str, Any]) -> int:
-        async def operation(conn: Connection) -> int:
-            return (await conn.execute(_dialect(statement), params)).rowcount
+    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+        async def operation(conn: Connection) -> list[int]:
+            counts: list[int] = []
+            for statement, params in steps:
+                counts.append((await conn.execute(_dialect(statement), params)).rowcount)
+                if counts[-1] == 0:
+                    break
+            return counts
 
         return await self._run(operation)
 
@@ -324,7 +311,8 @@ class PostgresLedger(LedgerBase):
                 (scope, new, actor, at, reason),
             )
             old: int | None = row[0] if row else None
-            await conn.execute(_AUDIT, (at, actor, "limit", scope, None, old, new, reason))
+            change = audit(at, actor, "limit", scope, old=old, new=new, reason=reason)
+            await conn.execute(_dialect(AUDIT), change)
             return old
 
         return await self._run(operation)
@@ -377,14 +365,14 @@ class PostgresLedger(LedgerBase):
 
         async def operation(conn: Connection) -> None:
             cursor = await conn.execute(
-                "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed"
-                " FROM tta_entries WHERE request_id = %s FOR UPDATE",
+                "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed,"
+                " model, tier FROM tta_entries WHERE request_id = %s FOR UPDATE",
                 (s.request_id,),
             )
             row = await cursor.fetchone()
             if row is None:
                 raise UnknownEntry
-            state, scope, month, reserved, old_actual, unconfirmed = row
+            state, scope, month, reserved, old_actual, unconfirmed, model, tier = row
             delta = settlement_delta(
                 state=state,
                 reserved=reserved,
@@ -403,16 +391,19 @@ class PostgresLedger(LedgerBase):
                  s.output_tokens, at, s.request_id),
             )  # fmt: skip
             await conn.execute(_MOVE_MONEY, delta.params(scope, month))
+            outcome = call_outcome(model, tier, at, ok=s.ok, latency_s=s.latency_s)
+            await conn.execute(_COUNT_CALL, outcome)
 
         await self._run(operation)
 
-    async def _op_release(self, request_id: str) -> None:
+    async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
         async def operation(conn: Connection) -> None:
             cursor = await conn.execute(
-                "UPDATE tta_entries SET state = 'released'"
+                "UPDATE tta_entries SET state = 'released',"
+                " ok = CASE WHEN %s THEN FALSE END"
                 " WHERE request_id = %s AND state = 'reserved'"
-                " RETURNING scope, month, reserved_micros",
-                (request_id,),
+                " RETURNING scope, month, reserved_micros, model, tier",
+                (failed, request_id),
             )
             row = await cursor.fetchone()
             if row is None:
@@ -422,8 +413,11 @@ class PostgresLedger(LedgerBase):
                 if await cursor.fetchone() is None:
                     raise UnknownEntry
                 return
-            scope, month, reserved = row
+            scope, month, reserved, model, tier = row
             await conn.execute(_MOVE_MONEY, BudgetDelta(reserved=-reserved).params(scope, month))
+            if failed:
+                failure = call_outcome(model, tier, at, ok=False, latency_s=None)
+                await conn.execute(_COUNT_CALL, failure)
 
         await self._run(operation)
 
@@ -452,9 +446,11 @@ class PostgresLedger(LedgerBase):
                 (actual, request_id),
             )
             await conn.execute(_MOVE_MONEY, delta.params(scope, month))
-            await conn.execute(
-                _AUDIT, (at, actor, "correct", scope, request_id, old_actual, actual, reason)
-            )
+            change = audit(
+                at, actor, "correct", scope, old=old_actual, new=actual, reason=reason,
+                request_id=request_id,
+            )  # fmt: skip
+            await conn.execute(_dialect(AUDIT), change)
 
         await self._run(operation)
 
@@ -467,7 +463,8 @@ class PostgresLedger(LedgerBase):
     async def _op_take_quota(self, model: str, windows: QuotaWindows) -> bool:
         async def operation(conn: Connection) -> None:
             for kind, start, limit in windows.counted:
-                cursor = await conn.execute(_TAKE_QUOTA, (model, kind, start, limit))
+                window = {"model": model, "kind": kind, "start": start, "limit": limit}
+                cursor = await conn.execute(_dialect(TAKE_QUOTA), window)
                 if cursor.rowcount != 1:
                     raise _Refused  # full: roll back what the other window counted
             await conn.execute(
@@ -492,12 +489,11 @@ class PostgresLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_model_stats(self, models: list[str]) -> dict[str, ModelStats]:
-        async def operation(conn: Connection) -> dict[str, ModelStats]:
-            cursor = await conn.execute(_MODEL_STATS, (models,))
-            return {
-                model: ModelStats(model, calls, successes, good, bad, latency)
-                for model, calls, successes, good, bad, latency in await cursor.fetchall()
-            }
+    async def _op_model_days(
+        self, models: list[str], tier: str | None, since_day: int
+    ) -> list[tuple[Any, ...]]:
+        async def operation(conn: Connection) -> list[tuple[Any, ...]]:
+            cursor = await conn.execute(_MODEL_DAYS, (models, tier, tier, since_day))
+            return await cursor.fetchall()
 
         return await self._run(operation)

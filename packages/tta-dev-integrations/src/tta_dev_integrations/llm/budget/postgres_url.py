@@ -1,17 +1,26 @@
-"""A PostgreSQL URL shown without its password, and the password's forms to scrub.
+"""The ledger's PostgreSQL sessions: the URL without its password, the session settings.
 
 The password is read the way libpq reads it (psycopg's ``conninfo_to_dict``), and also
 the way a URL parser does, so that any form that may appear in an error is scrubbed.
+Sessions set ``lock_timeout`` and ``idle_in_transaction_session_timeout`` so a hung
+worker cannot hold a budget row for long.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-__all__ = ["masked_url", "url_passwords"]
+__all__ = ["configure_session", "masked_url", "safe_cause", "scrubbed", "url_passwords"]
+
+
+async def configure_session(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Settings of every pooled session: waits on locks and idle transactions are bounded."""
+    await conn.execute("SET lock_timeout = '10s'")
+    await conn.execute("SET idle_in_transaction_session_timeout = '60s'")
 
 
 def url_passwords(url: str) -> set[str]:
@@ -41,3 +50,15 @@ def masked_url(url: str) -> str:
     user = f"{parts['user']}@" if parts.get("user") else ""
     port = f":{parts['port']}" if parts.get("port") else ""
     return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def scrubbed(text: str, secrets: set[str]) -> str:
+    """``text`` with every form of the password replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def safe_cause(error: BaseException, secrets: set[str]) -> BaseException | None:
+    """The original error to chain, unless its text carries the password."""
+    return None if any(secret in str(error) for secret in secrets) else error

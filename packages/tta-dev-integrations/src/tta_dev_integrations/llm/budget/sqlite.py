@@ -22,12 +22,10 @@ The standard library's ``sqlite3`` blocks, so each call runs in a worker thread
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,39 +36,44 @@ from tta_dev_integrations.llm.budget.base import (
     RequestIdTaken,
     Settlement,
     UnknownEntry,
-    delta_for_expired,
+    expired_charges,
 )
 from tta_dev_integrations.llm.budget.core import (
+    AUDIT,
+    COUNT_CALL,
     ENSURE_BUDGET,
     INSERT_RESERVED,
     MOVE_MONEY,
     RESERVE,
+    STORED_LIMIT,
+    SUMMARY,
+    TAKE_QUOTA,
     BudgetDelta,
+    audit,
+    call_outcome,
     correction_delta,
     settlement_delta,
 )
 from tta_dev_integrations.llm.budget.ledger import (
     LedgerUnavailableError,
-    ModelStats,
     QuotaWindows,
     SpendSummary,
 )
 from tta_dev_integrations.llm.budget.migrations import apply_sqlite
+from tta_dev_integrations.llm.budget.sqlite_file import (
+    default_ledger_path,
+    file_in_the_way,
+    use_wal,
+)
 
 __all__ = ["SQLiteLedger", "default_ledger_path"]
 
 T = TypeVar("T")
 
-# Counts one request in a quota window unless the window is full.
-_TAKE_QUOTA = """INSERT INTO tta_quota_counters (model, window_kind, window_start, count)
-    VALUES (?, ?, ?, 1)
-    ON CONFLICT (model, window_kind, window_start) DO UPDATE
-        SET count = tta_quota_counters.count + 1 WHERE tta_quota_counters.count < ?"""
-
-_MODEL_STATS = """SELECT model, COUNT(*), SUM(ok), SUM(feedback_ok = 1), SUM(feedback_ok = 0),
-        AVG(latency_s)
-    FROM tta_entries
-    WHERE model IN ({models}) AND state IN ('settled', 'free') AND ok IS NOT NULL
+_MODEL_DAYS = """SELECT model, SUM(calls), SUM(errors), SUM(judged), SUM(judged_score_sum),
+        SUM(latency_sum), SUM(latency_count)
+    FROM tta_model_days
+    WHERE model IN ({models}) AND (? IS NULL OR tier = ?) AND day >= ?
     GROUP BY model"""
 
 # Leases that ended unsettled are charged at their reserved amount, unconfirmed.
@@ -81,27 +84,6 @@ _CHARGE_EXPIRED = """UPDATE tta_entries SET state = 'settled', actual_micros = r
 
 _ANY_EXPIRED = """SELECT 1 FROM tta_entries
     WHERE state = 'reserved' AND lease_expires_at < ? AND scope = ? LIMIT 1"""
-
-_SUMMARY = """SELECT b.spent_micros, b.reserved_micros, b.estimated_micros,
-        b.unconfirmed_micros, (SELECT limit_micros FROM tta_limits WHERE scope = :scope)
-    FROM tta_budgets b WHERE b.scope = :scope AND b.month = :month"""
-
-_AUDIT = """INSERT INTO tta_audit (at, actor, action, scope, request_id, old_micros,
-        new_micros, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
-
-
-def default_ledger_path() -> Path:
-    """``$TTA_HOME/ledger.db``, ``TTA_HOME`` defaulting to ``~/.tta``."""
-    home = os.environ.get("TTA_HOME") or "~/.tta"
-    return Path(home).expanduser() / "ledger.db"
-
-
-def _file_in_the_way(folder: Path) -> Path | None:
-    """The file standing where ``folder`` (or one of its parents) should be, if any."""
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            return None if candidate.is_dir() else candidate
-    return None
 
 
 def _epoch(moment: datetime | None) -> float:
@@ -128,41 +110,18 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
 def _charge_expired(conn: sqlite3.Connection, now: float, scope: str | None) -> int:
     """Charge expired reservations (of ``scope``, or all), unconfirmed, and fix budgets."""
     charged = conn.execute(_CHARGE_EXPIRED, {"now": now, "scope": scope}).fetchall()
-    by_month: dict[tuple[str, str], int] = defaultdict(int)
-    for entry_scope, month, amount in charged:
-        by_month[(entry_scope, month)] += amount
-    for (entry_scope, month), amount in sorted(by_month.items()):
-        conn.execute(MOVE_MONEY, delta_for_expired(amount).params(entry_scope, month))
+    for entry_scope, month, delta in expired_charges(charged):
+        conn.execute(MOVE_MONEY, delta.params(entry_scope, month))
     return len(charged)
 
 
 def _summary(conn: sqlite3.Connection, scope: str, month: str) -> SpendSummary:
-    row = conn.execute(_SUMMARY, {"scope": scope, "month": month}).fetchone()
+    row = conn.execute(SUMMARY, {"scope": scope, "month": month}).fetchone()
     if row is None:
-        stored = conn.execute(
-            "SELECT limit_micros FROM tta_limits WHERE scope = ?", (scope,)
-        ).fetchone()
+        stored = conn.execute(STORED_LIMIT, {"scope": scope}).fetchone()
         return SpendSummary(scope, month, stored[0] if stored else None, 0, 0)
     spent, reserved, estimated, unconfirmed, limit = row
     return SpendSummary(scope, month, limit, spent, reserved, estimated, unconfirmed)
-
-
-def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
-    """Switch the file to WAL, waiting out other connections doing the same.
-
-    Changing the journal mode of a fresh file answers "database is locked" at once when
-    another connection is changing it too: SQLite does not call the busy handler there
-    (about one round in ten with six connections opening a new file together). The
-    switch is retried until the busy timeout, like every other wait for the lock.
-    """
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
 
 
 class SQLiteLedger(LedgerBase):
@@ -203,7 +162,7 @@ class SQLiteLedger(LedgerBase):
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            _use_wal(conn, time.monotonic() + self.busy_timeout_s)
+            use_wal(conn, time.monotonic() + self.busy_timeout_s)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             apply_sqlite(conn)
         except BaseException:
@@ -220,7 +179,7 @@ class SQLiteLedger(LedgerBase):
                 f"'{self.path}.broken') and TTA.dev starts a new ledger there, or point "
                 "TTA_HOME (or TTA_LEDGER_URL) elsewhere"
             )
-        folder = _file_in_the_way(self.path.parent)
+        folder = file_in_the_way(self.path.parent)
         if folder is not None:
             return LedgerUnavailableError(
                 f"the spend ledger {self.path} cannot be created: {folder} is a file, not a "
@@ -257,10 +216,15 @@ class SQLiteLedger(LedgerBase):
 
     # -- the backend's transactions -------------------------------------------------
 
-    async def _write(self, statement: str, params: Mapping[str, Any]) -> int:
-        def operation(conn: sqlite3.Connection) -> int:
+    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+        def operation(conn: sqlite3.Connection) -> list[int]:
+            counts: list[int] = []
             with _immediate(conn):
-                return conn.execute(statement, params).rowcount
+                for statement, params in steps:
+                    counts.append(conn.execute(statement, params).rowcount)
+                    if counts[-1] == 0:
+                        break
+            return counts
 
         return await self._run(operation)
 
@@ -306,7 +270,8 @@ class SQLiteLedger(LedgerBase):
                 )
                 old: int | None = row[0] if row else None
                 conn.execute(
-                    _AUDIT, (at.timestamp(), actor, "limit", scope, None, old, new, reason)
+                    AUDIT,
+                    audit(at.timestamp(), actor, "limit", scope, old=old, new=new, reason=reason),
                 )
                 return old
 
@@ -355,13 +320,13 @@ class SQLiteLedger(LedgerBase):
         def operation(conn: sqlite3.Connection) -> None:
             with _immediate(conn):
                 row = conn.execute(
-                    "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed"
-                    " FROM tta_entries WHERE request_id = ?",
+                    "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed,"
+                    " model, tier FROM tta_entries WHERE request_id = ?",
                     (s.request_id,),
                 ).fetchone()
                 if row is None:
                     raise UnknownEntry
-                state, scope, month, reserved, old_actual, unconfirmed = row
+                state, scope, month, reserved, old_actual, unconfirmed, model, tier = row
                 delta = settlement_delta(
                     state=state,
                     reserved=reserved,
@@ -380,17 +345,19 @@ class SQLiteLedger(LedgerBase):
                      s.output_tokens, at.timestamp(), s.request_id),
                 )  # fmt: skip
                 conn.execute(MOVE_MONEY, delta.params(scope, month))
+                outcome = call_outcome(model, tier, at, ok=s.ok, latency_s=s.latency_s)
+                conn.execute(COUNT_CALL, outcome)
 
         await self._run(operation)
 
-    async def _op_release(self, request_id: str) -> None:
+    async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
         def operation(conn: sqlite3.Connection) -> None:
             with _immediate(conn):
                 row = conn.execute(
-                    "UPDATE tta_entries SET state = 'released'"
+                    "UPDATE tta_entries SET state = 'released', ok = CASE WHEN ? THEN 0 END"
                     " WHERE request_id = ? AND state = 'reserved'"
-                    " RETURNING scope, month, reserved_micros",
-                    (request_id,),
+                    " RETURNING scope, month, reserved_micros, model, tier",
+                    (failed, request_id),
                 ).fetchone()
                 if row is None:
                     known = conn.execute(
@@ -399,8 +366,11 @@ class SQLiteLedger(LedgerBase):
                     if known is None:
                         raise UnknownEntry
                     return
-                scope, month, reserved = row
+                scope, month, reserved, model, tier = row
                 conn.execute(MOVE_MONEY, BudgetDelta(reserved=-reserved).params(scope, month))
+                if failed:
+                    failure = call_outcome(model, tier, at, ok=False, latency_s=None)
+                    conn.execute(COUNT_CALL, failure)
 
         await self._run(operation)
 
@@ -429,11 +399,11 @@ class SQLiteLedger(LedgerBase):
                     (actual, request_id),
                 )
                 conn.execute(MOVE_MONEY, delta.params(scope, month))
-                conn.execute(
-                    _AUDIT,
-                    (at.timestamp(), actor, "correct", scope, request_id, old_actual, actual,
-                     reason),
+                change = audit(
+                    at.timestamp(), actor, "correct", scope, old=old_actual, new=actual,
+                    reason=reason, request_id=request_id,
                 )  # fmt: skip
+                conn.execute(AUDIT, change)
 
         await self._run(operation)
 
@@ -451,8 +421,13 @@ class SQLiteLedger(LedgerBase):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for kind, start, limit in windows.counted:
-                    row = (model, kind, start.timestamp(), limit)
-                    if conn.execute(_TAKE_QUOTA, row).rowcount != 1:
+                    window = {
+                        "model": model,
+                        "kind": kind,
+                        "start": start.timestamp(),
+                        "limit": limit,
+                    }
+                    if conn.execute(TAKE_QUOTA, window).rowcount != 1:
                         conn.execute("ROLLBACK")  # full: undo what another window counted
                         return False
                 conn.execute(
@@ -482,13 +457,12 @@ class SQLiteLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_model_stats(self, models: list[str]) -> dict[str, ModelStats]:
-        query = _MODEL_STATS.format(models=", ".join("?" * len(models)))
+    async def _op_model_days(
+        self, models: list[str], tier: str | None, since_day: int
+    ) -> list[tuple[Any, ...]]:
+        query = _MODEL_DAYS.format(models=", ".join("?" * len(models)))
 
-        def operation(conn: sqlite3.Connection) -> dict[str, ModelStats]:
-            return {
-                model: ModelStats(model, calls, successes or 0, good or 0, bad or 0, latency)
-                for model, calls, successes, good, bad, latency in conn.execute(query, models)
-            }
+        def operation(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(query, (*models, tier, tier, since_day)).fetchall()
 
         return await self._run(operation)
