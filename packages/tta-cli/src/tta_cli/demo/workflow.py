@@ -1,6 +1,7 @@
 """The demo's agent workflow, built from the framework's own primitives.
 
-For every task, all at once (``|``)::
+For every task, a few at a time (a ``MapPrimitive``, one span per task named after its
+id and title)::
 
     estimate complexity >> find related code >> draft the first step >> write the plan
 
@@ -9,7 +10,8 @@ For every task, all at once (``|``)::
 * the first step is drafted by ``UniversalLLMPrimitive``, which routes the task to a
   model by its complexity under the budget profile (on a machine with no keys: the
   local SmolLM2 model, $0), bounded by a timeout, retried on transient provider
-  errors, cached, and replaced by a rule-based step if no model answers.
+  errors, cached, and replaced by a rule-based step if no model answers; a bulkhead
+  keeps at most ``max_model_calls`` model calls in flight, whatever the tasks do.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from tta_dev_integrations.llm.budget.ledger import SpendSummary, current_month
 from tta_dev_integrations.llm.complexity import estimate_complexity
 from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
 from tta_dev_primitives import (
+    BulkheadPrimitive,
     CachePrimitive,
     FallbackPrimitive,
     LambdaPrimitive,
-    ParallelPrimitive,
+    MapPrimitive,
     PrimitiveTimeoutError,
     RetryPrimitive,
     SequentialPrimitive,
@@ -43,7 +46,14 @@ from tta_dev_primitives import (
     WorkflowPrimitive,
 )
 
-__all__ = ["DemoOutcome", "DemoSettings", "TaskResult", "build_workflow", "run_demo"]
+__all__ = [
+    "DemoOutcome",
+    "DemoSettings",
+    "TaskResult",
+    "build_workflow",
+    "run_demo",
+    "task_span_name",
+]
 
 RULES_MODEL = "rules"
 _STOPWORDS = frozenset(
@@ -61,6 +71,9 @@ class DemoSettings:
     scope: str = "demo"
     llm_timeout_s: float = 60.0
     max_tokens: int = 32
+    #: Tasks in flight at once, and model calls in flight at once (all tasks together).
+    max_concurrency: int = 4
+    max_model_calls: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +177,22 @@ def _plan(result: TaskResult, first_step: str) -> tuple[str, ...]:
     return (*steps, "run the test suite")
 
 
+def task_span_name(task: Task) -> str:
+    """The span of one task's run: ``task T3: Add retry to the fetcher``."""
+    title = task.title if len(task.title) <= 48 else task.title[:47] + "..."
+    return f"task {task.id}: {title}"
+
+
 def build_workflow(
-    universal: UniversalLLMPrimitive,
+    model: WorkflowPrimitive[dict[str, Any], LLMResponse],
     settings: DemoSettings,
     on_done: Callable[[TaskResult], None] | None = None,
-    count: int = 1,
 ) -> WorkflowPrimitive[list[Task], list[TaskResult]]:
-    """The triage workflow for a backlog of ``count`` tasks (one parallel branch each)."""
+    """The triage workflow: every task through the same steps, a few tasks at a time.
+
+    ``model`` drafts each task's first step (a ``UniversalLLMPrimitive`` in ``tta demo``;
+    any primitive that answers an LLM request, such as a test double, in tests).
+    """
     related_code = FallbackPrimitive(
         CachePrimitive(
             RetryPrimitive(TimeoutPrimitive(_search, 10.0, name="search"), max_attempts=2),
@@ -183,7 +205,11 @@ def build_workflow(
     draft_first_step = CachePrimitive(
         FallbackPrimitive(
             RetryPrimitive(
-                TimeoutPrimitive(universal, settings.llm_timeout_s, name="draft-timeout"),
+                TimeoutPrimitive(
+                    BulkheadPrimitive(model, settings.max_model_calls, name="model-calls"),
+                    settings.llm_timeout_s,
+                    name="draft-timeout",
+                ),
                 max_attempts=2,
                 retry_on=TRANSIENT_ERRORS,
                 name="draft-retry",
@@ -242,13 +268,12 @@ def build_workflow(
         LambdaPrimitive(report, name="report"),
     ]
 
-    def branch(index: int) -> WorkflowPrimitive[list[Task], TaskResult]:
-        async def pick(tasks: list[Task]) -> Task:
-            return tasks[index]
-
-        return SequentialPrimitive([LambdaPrimitive(pick, name="pick-task"), *steps], name="task")
-
-    return ParallelPrimitive([branch(i) for i in range(count)], name="triage")
+    return MapPrimitive(
+        SequentialPrimitive(steps, name="task"),
+        max_concurrency=settings.max_concurrency,
+        item_name=task_span_name,
+        name="triage",
+    )
 
 
 def _why(routing: Any) -> str:
@@ -273,9 +298,12 @@ async def run_demo(
 ) -> DemoOutcome:
     """Triage ``tasks`` and read the budget afterwards."""
     universal = universal or UniversalLLMPrimitive(
-        budget_profile=settings.profile, monthly_limit=settings.monthly_limit, name="router"
+        budget_profile=settings.profile,
+        monthly_limit=settings.monthly_limit,
+        scope=settings.scope,
+        name="router",
     )
-    workflow = build_workflow(universal, settings, on_done, count=len(tasks))
+    workflow = build_workflow(universal, settings, on_done)
     started = time.perf_counter()
     try:
         results = await workflow.execute(tasks, WorkflowContext(workflow_id="tta-demo"))
