@@ -175,7 +175,7 @@ async def test_eight_concurrent_uncapped_calls_stay_within_the_limit(
     # The first reservation takes gpt-4.1's whole 32,768 tokens ($0.26); the calls that
     # lost the race decide again on what is left, with a cap that fits it.
     assert len(served) >= 2
-    assert len({r.routing.max_output_tokens for r in served}) == len(served)
+    assert min(r.routing.max_output_tokens for r in served) < 32_768
     assert all(isinstance(e, LLMError) for e in refused)
     assert biller.billed_usd <= 0.30
     assert await spent_usd(ledger) <= 0.30
@@ -271,7 +271,7 @@ async def test_gemini_requests_carry_the_reserved_cap(
     assert paid.last.json["generationConfig"]["maxOutputTokens"] == cap
     assert 9_000 < cap < 10_000
     # Priced by the entry's own rates: 10 input and 1 output token.
-    assert response.cost_usd == pytest.approx(10 * 1.25e-6 + 1 * 10e-6)
+    assert response.cost_usd == pytest.approx(10 * 1.25e-6 + 1 * 10e-6, abs=1e-6)
 
 
 # -- max_cost_usd --------------------------------------------------------------------------
@@ -415,6 +415,8 @@ async def test_untrusted_usage_settles_at_the_reservation_marked_estimated(
     assert entry.actual_micros == to_micros(response.routing.reservation_usd)
     assert entry.measured is False
     assert "not trusted" in caplog.text
+    assert response.cost_estimated
+    assert to_micros(response.cost_usd) == entry.actual_micros
 
 
 # -- which models a request may name ----------------------------------------------------

@@ -506,6 +506,9 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
             return False
         figures = self._figures(call, response)
+        # The answer shows what the ledger records (an estimate when usage was not trusted).
+        response.cost_usd = to_usd(figures.actual_micros)
+        response.cost_estimated = not figures.measured
         settlement: dict[str, Any] = {
             "request_id": call.request_id,
             "actual_micros": figures.actual_micros,
