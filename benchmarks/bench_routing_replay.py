@@ -7,8 +7,10 @@ threshold, the router's evidence) comes from the first half; every reported figu
 measured on the second.
 
 The router: :class:`~tta_dev_integrations.llm.prompt_signal.PromptScorer` predicts the
-strong model's gain over the cheapest on each prompt; a threshold calibrated on the first
-half to a share of paid calls (:func:`threshold_for_share`) turns the score into a tier
+strong model's gain over the cheapest on each prompt (its learning rate and epochs chosen
+by 2-fold cross-validation inside the first half); a threshold calibrated on the first
+half's out-of-fold scores to a share of paid calls (:func:`threshold_for_share`) turns
+the score into a tier
 (``high`` at or above it, else ``low``); the real
 :func:`~tta_dev_integrations.llm.routing.decide` (``careful``, justified) picks the model
 for the tier from catalog priors built by the shipped catalog's MMLU recipe (MMLU / 100;
@@ -24,19 +26,27 @@ model's; cost in % of always-strongest's. The cost saving at 95% of GPT-4's qual
 read off the sweep of paid shares (linear between sweep points), beside RouteLLM's
 published figures (arXiv 2406.18665; theirs count GPT-4 calls, ours dollars).
 
+The same routing also runs through the real ``UniversalLLMPrimitive`` (a replay provider
+answering with the recorded usage, a throwaway SQLite ledger, the justification on every
+request) on up to 300 prompts of each test half at a paid share of 50%: it must choose
+what ``decide`` alone chose, and its responses must cost what the recorded usage costs.
+
 Run: .venv/bin/python benchmarks/bench_routing_replay.py [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import itertools
 import json
 import random
 import sys
+import tempfile
 import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,8 +54,11 @@ from statistics import fmean
 from typing import Any
 
 from machine import describe_machine
+from tta_dev_integrations.llm import LLMError, LLMRequest, Provider, UniversalLLMPrimitive
+from tta_dev_integrations.llm.budget.journal import PendingJournal
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile
-from tta_dev_integrations.llm.catalog import ModelInfo, PriceRef
+from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
+from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, PriceRef
 from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
 from tta_dev_integrations.llm.policy import Exploration, MemoryEvidence
 from tta_dev_integrations.llm.pricing import cost_of
@@ -54,8 +67,10 @@ from tta_dev_integrations.llm.prompt_signal import (
     threshold_for_share,
     tier_for_score,
 )
+from tta_dev_integrations.llm.providers.base import Reply, StreamPiece
 from tta_dev_integrations.llm.routing import RoutingInputs, decide
 from tta_dev_integrations.llm.types import Usage
+from tta_dev_primitives import WorkflowContext
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing_outcomes.json.gz"
 STRONG = "gpt-4-turbo"
@@ -171,6 +186,26 @@ def point(items: list[Item], picks: list[str]) -> tuple[float, float]:
     )
 
 
+def gains(items: list[Item], cheapest: str) -> list[float]:
+    """The strongest model's score minus the cheapest's, per prompt: what the scorer learns."""
+    return [it.scores[STRONG] - it.scores[cheapest] for it in items]
+
+
+def apgr(items: list[Item], scores: list[float], cheapest: str) -> float:
+    """Average performance gap recovered when sending the highest-scored prompts first.
+
+    0.5 for a random order, 1 for a perfect one (RouteLLM's APGR, over call shares).
+    """
+    q_cheap = sum(it.scores[cheapest] for it in items)
+    q_strong = sum(it.scores[STRONG] for it in items)
+    ranked = sorted(range(len(items)), key=lambda i: -scores[i])
+    q, total = q_cheap, 0.0
+    for i in ranked:
+        q += items[i].scores[STRONG] - items[i].scores[cheapest]
+        total += (q - q_cheap) / (q_strong - q_cheap)
+    return total / len(items)
+
+
 def saving_at(curve: list[tuple[float, float]], quality: float, full_cost: float) -> float:
     """1 - cost/full at the cheapest point of the curve (cost, quality) reaching ``quality``."""
     ordered = sorted(curve)
@@ -185,7 +220,9 @@ def saving_at(curve: list[tuple[float, float]], quality: float, full_cost: float
     return 0.0
 
 
-def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
+def evaluate(
+    items: list[Item], shares: list[float], primitive_items: int, grid: list[tuple[float, int]]
+) -> dict[str, Any]:
     """Train on the first half, report on the second (see the module docstring)."""
     models = [catalog_entry(m) for m in items[0].scores]
     for it in items:
@@ -194,25 +231,35 @@ def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
         }
     train, test = halves(items)
     cheapest = min(models, key=lambda m: sum(it.cost[m.alias] for it in train)).alias
+    # The scorer's learning rate and epochs are chosen by 2-fold cross-validation inside
+    # the training half (APGR of the out-of-fold scores); the out-of-fold scores of the
+    # chosen settings also calibrate the threshold (a scorer scores the prompts it was
+    # fit on higher than new ones).
+    folds = (train[0::2], train[1::2])
+    best: tuple[float, float, int, dict[str, float]] | None = None
+    for rate, epochs in grid:
+        out_of_fold: dict[str, float] = {}
+        for fold, other in (folds, folds[::-1]):
+            fitted = PromptScorer.fit(
+                [it.text for it in other], gains(other, cheapest), rate=rate, epochs=epochs
+            )
+            out_of_fold.update((it.id, fitted.score(it.text)) for it in fold)
+        figure = apgr(train, [out_of_fold[it.id] for it in train], cheapest)
+        if best is None or figure > best[0]:
+            best = (figure, rate, epochs, out_of_fold)
+    assert best is not None
+    _, rate, epochs, out_of_fold = best
     started = time.perf_counter()
     scorer = PromptScorer.fit(
-        [it.text for it in train], [it.scores[STRONG] - it.scores[cheapest] for it in train]
+        [it.text for it in train], gains(train, cheapest), rate=rate, epochs=epochs
     )
     fit_s = time.perf_counter() - started
     started = time.perf_counter()
     for it in test:
         it.score = scorer.score(it.text)
     score_us = (time.perf_counter() - started) / len(test) * 1e6
-    # The threshold is calibrated on out-of-fold scores of the training half (a scorer
-    # scores the prompts it was fit on higher than new ones): two scorers, each fit on
-    # one fold of it, score the other fold.
-    folds = (train[0::2], train[1::2])
-    for fold, other in (folds, folds[::-1]):
-        fitted = PromptScorer.fit(
-            [it.text for it in other], [it.scores[STRONG] - it.scores[cheapest] for it in other]
-        )
-        for it in fold:
-            it.score = fitted.score(it.text)
+    for it in train:
+        it.score = out_of_fold[it.id]
     train_scores = [it.score for it in train]
     mean_out = {m.alias: fmean(it.out_tokens[m.alias] for it in train) for m in models}
     for it in items:
@@ -251,15 +298,26 @@ def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
                 "random_quality": random_quality(c) / q_strong,
             })  # fmt: skip
         curves[variant] = curve
+    # The same routing through the real UniversalLLMPrimitive (replay provider, SQLite
+    # ledger) at a paid share of 50%, on up to `primitive_items` prompts of the test half.
+    threshold = threshold_for_share(train_scores, 0.5)
+    sample = test[:primitive_items]
+    direct = [Router(models).route(it, threshold, None) for it in sample]
+    real = asyncio.run(through_primitive(sample, models, threshold))
+    q_real, c_real = point(sample, real["picks"])
+    q_direct, c_direct = point(sample, direct)
+    q_top, c_top = point(sample, [STRONG] * len(sample))
+    result_primitive = {
+        "prompts": len(sample),
+        "same_choice": sum(a == b for a, b in zip(real["picks"], direct, strict=True))
+        / len(sample),
+        "quality": q_real / q_top,
+        "cost": c_real / c_top,
+        "direct_quality": q_direct / q_top,
+        "direct_cost": c_direct / c_top,
+        "ledger_spent_vs_recorded": real["spent_usd"] / c_real if c_real else 1.0,
+    }
     estimator = [estimate_complexity(it.text).score for it in test]
-
-    def signal_apgr(scores: list[float]) -> float:
-        ranked = sorted(range(n), key=lambda i: -scores[i])
-        q, total = q_cheap, 0.0
-        for i in ranked:
-            q += test[i].scores[STRONG] - test[i].scores[cheapest]
-            total += (q - q_cheap) / (q_strong - q_cheap)
-        return total / n
 
     result: dict[str, Any] = {
         "train": len(train),
@@ -270,9 +328,11 @@ def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
         "always_strongest": {"quality": 1.0, "cost": 1.0},
         "always_cheapest": {"quality": q_cheap / q_strong, "cost": c_cheap / c_strong},
         "oracle": {"quality": q_oracle / q_strong, "cost": c_oracle / c_strong},
-        "apgr_scorer": signal_apgr([it.score for it in test]),
-        "apgr_keyword_estimator": signal_apgr([estimator[i] for i in range(n)]),
+        "scorer_settings": {"rate": rate, "epochs": epochs},
+        "apgr_scorer": apgr(test, [it.score for it in test], cheapest),
+        "apgr_keyword_estimator": apgr(test, estimator, cheapest),
         "curves": curves,
+        "through_primitive": result_primitive,
     }
     target = 0.95 * q_strong
     result["saving_at_95"] = {}
@@ -286,6 +346,92 @@ def evaluate(items: list[Item], shares: list[float]) -> dict[str, Any]:
     return result
 
 
+class ReplayProvider(Provider):
+    """Answers each prompt with its recorded usage for the model asked: no network."""
+
+    name = "replay"
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = {it.text: it for it in items}
+
+    def is_configured(self) -> bool:
+        return True
+
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        item = self.items[request.messages[-1].text]
+        usage = Usage(item.in_tokens, item.out_tokens[model_id])
+        return Reply(f"{model_id} answers {item.id}", "stop", usage)
+
+    def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        raise LLMError("the replay provider does not stream")
+
+
+class Offline(Provider):
+    """The free model's provider, never configured: the justification's tried model."""
+
+    name = "offline"
+
+    def is_configured(self) -> bool:
+        return False
+
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        raise LLMError("offline")
+
+    def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        raise LLMError("offline")
+
+
+OFFLINE_FREE = ModelInfo(
+    alias="offline-free",
+    provider="offline",
+    model_id="offline-free",
+    free=True,
+    context_window=8192,
+    capabilities=frozenset(),
+    quality={"low": 0.5, "medium": 0.5, "high": 0.5},
+    quality_source="mmlu-model-cards",
+)
+JUSTIFIED = {
+    "reason": "the replay pays for the stronger model where the scorer says it helps",
+    "free_alternatives_tried": ["offline-free"],  # a free model with no provider: never up
+    "expected_quality_delta": "+10%",
+}
+
+
+async def through_primitive(
+    items: list[Item], models: list[ModelInfo], threshold: float
+) -> dict[str, Any]:
+    """Route ``items`` through the real UniversalLLMPrimitive; what it chose and cost."""
+    catalog = Catalog(
+        {m.alias: m for m in [*models, OFFLINE_FREE]},
+        {"mmlu-model-cards": "MMLU / 100; high tier 0.15 lower below the frontier"},
+    )
+    with tempfile.TemporaryDirectory(prefix="tta-replay-") as home:
+        ledger = SQLiteLedger(Path(home) / "ledger.db")
+        llm = UniversalLLMPrimitive(
+            coder="none",
+            budget_profile="careful",
+            free_models=["offline-free"],
+            paid_models=[m.alias for m in models],
+            ledger=ledger,
+            catalog=catalog,
+            providers={"replay": ReplayProvider(items), "offline": Offline()},
+            journal=PendingJournal(Path(home) / "pending.jsonl"),
+        )
+        picks, spent = [], 0.0
+        try:
+            for it in items:
+                tier = tier_for_score(it.score, threshold)
+                request = {"prompt": it.text, "complexity": tier, "max_tokens": 4096,
+                           "justification": JUSTIFIED}  # fmt: skip
+                response = await llm.execute(request, WorkflowContext())
+                picks.append(response.model)
+                spent += response.cost_usd
+        finally:
+            await ledger.close()
+    return {"picks": picks, "spent_usd": spent}
+
+
 SHOWN_SHARES = (0.1, 0.25, 0.5, 0.75)
 
 
@@ -293,7 +439,11 @@ def show(name: str, r: dict[str, Any]) -> None:
     """Print one dataset's figures."""
     cheap, oracle = r["always_cheapest"], r["oracle"]
     print(f"\n{name}: train {r['train']}, test {r['test']}; cheapest {r['cheapest']}")
-    print(f"  scorer: fit {r['fit_s']:.1f} s, {r['score_us']:.0f} us per prompt")
+    settings = r["scorer_settings"]
+    print(
+        f"  scorer: rate {settings['rate']:g}, {settings['epochs']} epochs (cross-validated "
+        f"in the training half); fit {r['fit_s']:.1f} s, {r['score_us']:.0f} us per prompt"
+    )
     print(
         f"  APGR: scorer {r['apgr_scorer']:.3f}, keyword estimator "
         f"{r['apgr_keyword_estimator']:.3f} (random 0.5)"
@@ -314,6 +464,14 @@ def show(name: str, r: dict[str, Any]) -> None:
                     f"    {p['paid_share']:4.0%}: {p['quality']:6.1%} @ {p['cost']:6.1%} "
                     f"({p['random_quality']:.1%})"
                 )
+    real = r["through_primitive"]
+    print(
+        f"  through UniversalLLMPrimitive, paid share 50%, {real['prompts']} prompts: "
+        f"{real['same_choice']:.0%} same choice as decide() alone; quality {real['quality']:.1%} "
+        f"at cost {real['cost']:.1%} (direct {real['direct_quality']:.1%} at "
+        f"{real['direct_cost']:.1%}); its responses' cost / recorded usage's "
+        f"{real['ledger_spent_vs_recorded']:.3f}"
+    )
     s = r["saving_at_95"]
     routellm = ROUTELLM_SAVING.get(name)
     theirs = f"; RouteLLM {routellm:.0%} (of GPT-4 calls)" if routellm else ""
@@ -330,7 +488,12 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     shares = [0.0, 0.25, 0.5, 0.75, 1.0] if args.quick else [i / 20 for i in range(21)]
-    results = {name: evaluate(items, shares) for name, items in load(args.quick).items()}
+    primitive_items = 40 if args.quick else 300
+    grid = [(0.05, 3)] if args.quick else [(r, e) for r in (0.02, 0.05, 0.1) for e in (2, 4)]
+    results = {
+        name: evaluate(items, shares, primitive_items, grid)
+        for name, items in load(args.quick).items()
+    }
     print(f"routing replay on held-out halves; paid shares {shares[0]:g}..{shares[-1]:g}")
     for name, r in results.items():
         show(name, r)

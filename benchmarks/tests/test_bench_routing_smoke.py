@@ -53,3 +53,9 @@ def test_replay_reports_every_dataset_against_its_baselines(tmp_path: Path) -> N
             assert [p["paid_share"] for p in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
             assert curve[-1]["quality"] == pytest.approx(1.0), name  # all paid: the strongest
             assert 0.0 <= figures["saving_at_95"][variant] <= 1.0, name
+        # The real UniversalLLMPrimitive, driven by the replay provider, routes as decide()
+        # alone does, and its responses cost what the recorded usage costs.
+        real = figures["through_primitive"]
+        assert real["prompts"] > 0, name
+        assert real["same_choice"] == 1.0, name
+        assert real["ledger_spent_vs_recorded"] == pytest.approx(1.0), name
