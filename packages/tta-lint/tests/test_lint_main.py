@@ -128,6 +128,74 @@ def test_pre_commit_hook_definition() -> None:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     (hook,) = hooks
     assert hook["id"] == "tta-lint"
-    assert hook["language"] == "script"
+    assert hook["language"] == "unsupported_script"
+    assert hook["minimum_pre_commit_version"] == "4.4.0"
     assert hook["types"] == ["python"]
     assert (ROOT / hook["entry"]).resolve() == HOOK
+
+
+def _pre_commit() -> str:
+    found = Path(sys.executable).parent / "pre-commit"
+    if not found.is_file():
+        pytest.skip("pre-commit (a dev dependency) is not installed")
+    return str(found)
+
+
+def test_current_pre_commit_accepts_the_manifest() -> None:
+    done = subprocess.run(
+        [_pre_commit(), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deprecat" not in (done.stdout + done.stderr).lower()
+
+
+def test_pre_commit_runs_the_hook_from_this_repository(tmp_path: Path) -> None:
+    """``pre-commit try-repo``: the hook as another project would run it, on two files.
+
+    The hook's files (manifest, script, sources) are copied into a repository of their
+    own, so what runs is this working tree, whatever else is uncommitted beside it.
+    """
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+    }  # fmt: skip
+
+    def git(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=cwd, check=True,
+                       env=env, capture_output=True)  # fmt: skip
+
+    hooks = tmp_path / "hooks"
+    shutil.copytree(PACKAGE / "src", hooks / "packages/tta-lint/src",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy2(HOOK, hooks / "packages/tta-lint/run-tta-lint")
+    shutil.copy2(PACKAGE / "pyproject.toml", hooks / "packages/tta-lint/pyproject.toml")
+    shutil.copy2(ROOT / ".pre-commit-hooks.yaml", hooks / ".pre-commit-hooks.yaml")
+    git("init", "-q", cwd=hooks)
+    git("add", ".", cwd=hooks)
+    git("commit", "-q", "-m", "hooks", cwd=hooks)
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.tta.lint]\n")
+    (project / "bad.py").write_text(RETRY)
+    (project / "good.py").write_text("x = 1\n")
+    git("init", "-q", cwd=project)
+    git("add", ".", cwd=project)
+
+    def run(*files: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [_pre_commit(), "try-repo", str(hooks), "tta-lint", "--files", *files],
+            cwd=project, capture_output=True, text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+
+    clean = run("good.py")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    dirty = run("bad.py")
+    assert dirty.returncode == 1, dirty.stdout + dirty.stderr
+    assert "TTA001" in dirty.stdout

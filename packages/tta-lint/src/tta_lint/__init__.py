@@ -18,7 +18,16 @@ from tta_lint.model import Finding, Rule, UsageError
 from tta_lint.report import FORMATS, render
 from tta_lint.rules import RULES, UNPARSABLE
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    # Looked up on first use: importing importlib.metadata costs more than tta-lint's
+    # own modules, and most runs never ask for the version.
+    if name == "__version__":
+        from tta_lint.version import package_version
+
+        return package_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FORMATS",

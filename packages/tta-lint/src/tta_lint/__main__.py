@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tta_lint.config import find_config, load_config, resolve_rules
 from tta_lint.engine import lint_paths
@@ -35,7 +36,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--enable", help="only these rules (comma-separated ids or names)")
     parser.add_argument("--disable", help="also skip these rules (comma-separated)")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print tta-lint's version and exit"
+    )
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from tta_lint.version import package_version
+
+        sys.stdout.write(f"tta-lint {package_version()}\n")
+        parser.exit()
 
 
 def rules_table() -> str:

@@ -11,13 +11,13 @@ from urllib.parse import quote
 from tta_lint.engine import LintResult
 from tta_lint.model import Finding
 from tta_lint.rules import RULES, UNPARSABLE
+from tta_lint.version import package_version
 
 __all__ = ["FORMATS", "render", "render_json", "render_sarif", "render_text"]
 
 FORMATS = ("text", "json", "sarif")
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _INFO_URI = "https://github.com/theinterneti/TTA.dev/tree/main/packages/tta-lint"
-_VERSION = "0.1.0"
 
 
 def render(result: LintResult, fmt: str) -> str:
@@ -74,7 +74,7 @@ def render_json(result: LintResult) -> str:
     """``{"findings": [...], "summary": {...}}``; stable keys, for editors and scripts."""
     by_rule = Counter(f.rule.id for f in result.findings)
     document = {
-        "version": _VERSION,
+        "version": package_version(),
         "findings": [_finding_json(f) for f in result.findings],
         "summary": {
             "findings": len(result.findings),
@@ -139,7 +139,7 @@ def render_sarif(result: LintResult) -> str:
                 "tool": {
                     "driver": {
                         "name": "tta-lint",
-                        "version": _VERSION,
+                        "version": package_version(),
                         "informationUri": _INFO_URI,
                         "rules": descriptors,
                     }

