@@ -45,7 +45,16 @@ from tta_dev_primitives.recovery import (
     TimeoutPrimitive,
 )
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    # The installed distribution's version (pyproject.toml is its one source), looked
+    # up on first use: importing importlib.metadata would cost the import budget.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("tta-dev-primitives")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AllAlternativesFailedError",
