@@ -61,11 +61,16 @@ Part = TextPart | ImagePart
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A function call the model asked for; ``arguments`` is the decoded JSON object."""
+    """A function call the model asked for; ``arguments`` is the decoded JSON object.
+
+    ``provider_data`` holds what the provider needs back with the call on the next
+    turn, opaque to everyone else (Gemini's ``thoughtSignature``); it is JSON-ready.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any]
+    provider_data: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +216,9 @@ def _message(value: Message | Mapping[str, Any]) -> Message:
     if not isinstance(content, str):
         content = tuple(_part(p) for p in content)
     calls = tuple(
-        c if isinstance(c, ToolCall) else ToolCall(c["id"], c["name"], dict(c["arguments"]))
+        c
+        if isinstance(c, ToolCall)
+        else ToolCall(c["id"], c["name"], dict(c["arguments"]), c.get("provider_data"))
         for c in value.get("tool_calls") or ()
     )
     return Message(role, content, calls, value.get("tool_call_id"))

@@ -41,6 +41,7 @@ METRIC_MODULES: tuple[str, ...] = (
     "tta_dev_integrations.llm.metrics",
     "tta_dev_integrations.llm.budget.telemetry",
     "tta_dev_integrations.database.telemetry",
+    "tta_dev_integrations.agents.telemetry",
 )
 
 #: The command that rewrites the generated catalogue.
@@ -64,6 +65,8 @@ BOUNDED_LABELS: dict[str, str] = {
     "system": "a database system: postgresql, sqlite or supabase",
     "operation": "a database operation from a fixed set (select, insert, ...)",
     "feature": "a fleet feature kept in Redis: cache, rate_limit or breaker",
+    "agent": "an agent's name, fixed in code when the agent is built",
+    "tool": "a tool of the agent (fixed in code), or 'unknown' for a name the model made up",
 }
 
 
