@@ -325,7 +325,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         return {
             m.alias: spend_bound(m, routing.request, routing.input_bounds[m.alias], budget_usd)
             for m in routing.models
-            if not m.free
+            if not m.free and m.provider in routing.available
         }
 
     def _note_failure(self, routing: Routing, call: Attempt, error: Exception) -> None:
