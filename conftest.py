@@ -42,3 +42,17 @@ def _own_tta_home(
     home = tmp_path_factory.mktemp("tta-home")
     monkeypatch.setenv("TTA_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_secrets() -> Generator[None, None, None]:
+    """Each test starts and ends with no secret registered for scrubbing.
+
+    Providers register their keys; left registered, a test's key (and its first and
+    last 8 characters) would be scrubbed from the output of every later test.
+    """
+    from tta_secrets import redaction
+
+    redaction.clear_registered_secrets()
+    yield
+    redaction.clear_registered_secrets()

@@ -1018,4 +1018,4 @@ async def test_key_echoed_by_the_server_is_redacted(
     assert KEY not in str(caught.value)
     assert KEY not in repr(caught.value)
     assert KEY not in repr(provider)
-    assert "[redacted]" in str(caught.value)
+    assert "[REDACTED]" in str(caught.value)

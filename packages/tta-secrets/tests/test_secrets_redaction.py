@@ -19,6 +19,7 @@ from tta_secrets.redaction import (
     contains_secret,
     register_secret,
     scrub,
+    url_without_credentials,
 )
 from tta_secrets.secret import Secret
 
@@ -226,3 +227,17 @@ def test_fragments_are_found_by_contains_secret_too():
     register_secret(KEY)
     assert contains_secret("trace: " + KEY[:12])
     assert not contains_secret("trace: " + KEY[:7])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@host/jwks.json", "https://host/jwks.json"),
+        ("http://user:p%40w@127.0.0.1:8200", "http://127.0.0.1:8200"),
+        ("https://tok@host?x=a@b", "https://host?x=a@b"),
+        ("https://host/a@b", "https://host/a@b"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_url_without_credentials(url, shown):
+    assert url_without_credentials(url) == shown

@@ -57,6 +57,7 @@ __all__ = [
     "register_secret",
     "registered_count",
     "scrub",
+    "url_without_credentials",
 ]
 
 #: What a scrubbed value is replaced with.
@@ -226,6 +227,20 @@ def contains_secret(text: str) -> bool:
     """Whether ``text`` holds a registered value in any scrubbed form."""
     pattern = _registry.pattern
     return pattern is not None and pattern.search(text) is not None
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` without the user name and password it may carry, for messages and reprs.
+
+    ``https://user:pw@host/path`` becomes ``https://host/path``; text that is not a
+    URL comes back as it is. Query strings are kept: a key in one (``?key=``) is a
+    registered secret, which :func:`scrub` removes.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    end = min((at for at in map(rest.find, "/?#") if at >= 0), default=len(rest))
+    return f"{scheme}://{rest[:end].rpartition('@')[2]}{rest[end:]}"
 
 
 #: LogRecord attributes that are not caller-supplied extras.

@@ -30,7 +30,7 @@ from tta_dev_integrations.llm.errors import (
 )
 from tta_dev_integrations.llm.keys import lookup_key
 from tta_dev_integrations.llm.types import LLMRequest, ToolCall, Usage
-from tta_secrets.redaction import scrub
+from tta_secrets.redaction import register_secret, scrub, url_without_credentials
 
 if TYPE_CHECKING:
     import asyncio
@@ -199,13 +199,16 @@ class HTTPProvider(Provider):
         self.base_url = (base_url or os.environ.get(spec.base_url_env) or spec.base_url).rstrip("/")
         self.timeout = timeout
         self._api_key = api_key
+        if api_key is not None:
+            register_secret(api_key)  # scrubbed from logs and spans, like a loaded key
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._probed: tuple[float, bool] | None = None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+        shown = url_without_credentials(self.base_url)
+        return f"{type(self).__name__}(name={self.name!r}, base_url={shown!r})"
 
     def is_configured(self) -> bool:
         """Whether a key is available (or none is needed)."""
@@ -294,11 +297,14 @@ class HTTPProvider(Provider):
         import httpx
 
         call = self.api.build(request, model_id, stream=False)
-        headers = {**self._headers(model_id), **call.headers}
         try:
-            # params=None, not {}: an empty mapping makes httpx rebuild the URL.
+            # params=None, not {}: an empty mapping makes httpx rebuild the URL. The
+            # headers (the key) are built in the call, so no frame of ours holds them.
             response = await self._http().post(
-                call.path, json=call.body, params=call.params or None, headers=headers
+                call.path,
+                json=call.body,
+                params=call.params or None,
+                headers={**self._headers(model_id), **call.headers},
             )
         except httpx.HTTPError as error:
             raise self._network_error(error, model_id) from error
@@ -320,11 +326,10 @@ class HTTPProvider(Provider):
         except LLMError as error:
             raise self._own(error, model_id) from error.__cause__
         except (KeyError, IndexError, TypeError, ValueError) as error:
-            raise ResponseError(
-                f"the provider's answer has an unexpected shape ({type(error).__name__}: {error})",
-                provider=self.name,
-                model=model_id,
-            ) from error
+            shape = ResponseError(
+                f"the provider's answer has an unexpected shape ({type(error).__name__}: {error})"
+            )
+            raise self._own(shape, model_id) from error
 
     async def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
         """Send ``request`` with streaming on; yield pieces as events arrive."""
@@ -332,12 +337,15 @@ class HTTPProvider(Provider):
 
         call = self.api.build(request, model_id, stream=True)
         read_event = self.api.stream_reader()
-        headers = {**self._headers(model_id), **call.headers, "accept": "text/event-stream"}
         text: list[str] = []
         finished = False
         try:
             async with self._http().stream(
-                "POST", call.path, json=call.body, params=call.params or None, headers=headers
+                "POST",
+                call.path,
+                json=call.body,
+                params=call.params or None,
+                headers={**self._headers(model_id), **call.headers, "accept": "text/event-stream"},
             ) as response:
                 if response.status_code >= 400:
                     body = await response.aread()
@@ -347,6 +355,9 @@ class HTTPProvider(Provider):
                         # Read the body to its end, so the connection goes back to the
                         # pool instead of being closed (a new TLS handshake per stream).
                         continue
+                    if event == "error" or '"error"' in data:
+                        # Scrubbed before the adapter reads it: it may cut or mask by shape.
+                        data = self._redacted_event(data)  # noqa: PLW2901
                     try:
                         piece = read_event(event, data)
                     except LLMError as error:
@@ -383,11 +394,13 @@ class HTTPProvider(Provider):
     def _http_error(
         self, status: int, content: bytes, headers: Mapping[str, str], model_id: str
     ) -> LLMError:
+        # Every secret leaves the body before anything is cut or masked by shape: a cut
+        # key no longer matches whole, and a shape may stop short of the key's end.
         body: Any
         try:
-            body = json.loads(content) if content else None
+            body = self._redacted(json.loads(content)) if content else None
         except ValueError:
-            body = content.decode("utf-8", "replace")[:500]
+            body = self._redacted(content.decode("utf-8", "replace"))[:500]
         error = self.api.error(status, body, headers)
         if isinstance(error, AuthenticationError) and not error.env_vars:
             error = AuthenticationError(error.message, env_vars=self.spec.key_envs)
@@ -403,20 +416,50 @@ class HTTPProvider(Provider):
         error.provider = error.provider or self.name
         error.model = error.model or model_id
         error.status_code = error.status_code or status
-        key = self._key()
-        message = error.message.replace(key, "***") if key else error.message
-        message = scrub(message)
+        message = self._redacted(error.message)
         if message != error.message:
             error.message = message
             error.args = (message,)
         return error
 
+    def _redacted(self, value: Any) -> Any:
+        """``value`` (text, or decoded JSON) with this provider's key and every secret removed.
+
+        The key is registered first (a key passed as ``api_key=`` may not be), so
+        ``scrub`` removes it whole, encoded, or cut to a prefix or suffix.
+        """
+        try:
+            key = self._key()
+        except Exception:  # a failing key store must not hide the error being reported
+            key = None
+        if key:
+            register_secret(key)
+        return _scrubbed(value)
+
+    def _redacted_event(self, data: str) -> str:
+        try:
+            decoded = json.loads(data)
+        except ValueError:
+            return str(self._redacted(data))
+        return json.dumps(self._redacted(decoded))
+
     def _network_error(self, error: httpx.HTTPError, model_id: str) -> LLMError:
         return ProviderUnavailableError(
-            f"could not reach {self.name} at {self.base_url} ({type(error).__name__})",
+            f"could not reach {self.name} at {url_without_credentials(self.base_url)} "
+            f"({type(error).__name__})",
             provider=self.name,
             model=model_id,
         )
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    return value
 
 
 def default_http_error(
