@@ -3,7 +3,9 @@
 Reads ``$TTA_HOME/traces/spans.jsonl`` and its rotated copies (or ``--file``), shows
 each trace as a tree (primitive, duration, outcome, model, tokens, cost), and with
 ``--html FILE`` writes a self-contained timeline page instead; ``--json`` prints the
-same data for scripts.
+same data for scripts. Chains of single-child wrappers (cache, fallback, retry,
+timeout, bulkhead, ...) are folded into the row of the step they wrap, which lists
+them; ``--unfold`` shows every span as a row of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from tta_dev_primitives.observability.trace_view import SpanNode, SpanRead, TraceTree
+    from tta_dev_primitives.observability.trace_fold import Row
+    from tta_dev_primitives.observability.trace_view import SpanRead, TraceTree
 
 __all__ = ["register", "render_traces", "traces_command"]
 
@@ -29,6 +32,7 @@ _HOW_TO_RECORD = (
 )
 _OUTCOME_STYLES = {"success": ("ok", "green"), "error": ("error", "red")}
 _DESCRIPTION_LIMIT = 120
+_CHAIN = " \u203a "
 
 
 def _printable(text: str) -> str:
@@ -41,17 +45,18 @@ def _outcome(text: Text, outcome: str) -> None:
     text.append(_printable(label), style=f"bold {style}")
 
 
-def _node_label(node: SpanNode) -> Text:
+def _node_label(row: Row) -> Text:
     from rich.text import Text
 
     from tta_dev_primitives.observability.trace_view import format_cost, format_duration
 
+    node = row.node
     span = node.span
     label = Text()
-    label.append(_printable(span.name), style="bold")
-    if span.primitive_type and span.primitive_type != span.name:
+    label.append(_printable(row.title), style="bold")
+    if row.title == span.name and span.primitive_type and span.primitive_type != span.name:
         label.append(f" {_printable(span.primitive_type)}", style="dim")
-    label.append(f"  {format_duration(span.duration_ns)}  ")
+    label.append(f"  {format_duration(row.duration_ns)}  ")
     _outcome(label, span.outcome)
     if span.model and span.model not in span.name:
         label.append(f"  {_printable(span.model)}", style="cyan")
@@ -66,6 +71,8 @@ def _node_label(node: SpanNode) -> Text:
         if len(description) > _DESCRIPTION_LIMIT:
             description = description[: _DESCRIPTION_LIMIT - 1] + "\u2026"
         label.append(f"  {description}", style="red")
+    if row.wrappers:
+        label.append("  via " + _CHAIN.join(map(_printable, row.folded_names)), style="dim")
     return label
 
 
@@ -96,19 +103,21 @@ def _trace_label(trace: TraceTree) -> Text:
     return label
 
 
-def render_traces(traces: list[TraceTree], console: Console) -> None:
-    """Print each trace as a tree, newest first."""
+def render_traces(traces: list[TraceTree], console: Console, *, fold: bool = True) -> None:
+    """Print each trace as a tree, newest first; ``fold``: wrapper chains as one row."""
     from rich.tree import Tree
+
+    from tta_dev_primitives.observability.trace_fold import folded_rows
 
     for index, trace in enumerate(traces):
         if index:
             console.print()
         tree = Tree(_trace_label(trace), guide_style="dim")
         branches: list[Tree] = []
-        for depth, node in trace.walk():
-            del branches[depth:]
+        for row in folded_rows(trace, fold=fold):
+            del branches[row.depth :]
             parent = branches[-1] if branches else tree
-            branches.append(parent.add(_node_label(node)))
+            branches.append(parent.add(_node_label(row)))
         console.print(tree)
 
 
@@ -137,6 +146,9 @@ def traces_command(
         None, "--html", help="Write a self-contained HTML timeline to this file.", dir_okay=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the traces as JSON."),
+    unfold: bool = typer.Option(
+        False, "--unfold", help="Show every wrapper span as a row of its own (tree and HTML)."
+    ),
 ) -> None:
     """Show the most recent workflows from the span file as trees."""
     import json
@@ -173,7 +185,7 @@ def traces_command(
         from tta_dev_primitives.observability.timeline_html import write_timeline
 
         try:
-            written = write_timeline(found, html)
+            written = write_timeline(found, html, fold=not unfold)
         except OSError as error:
             raise CLIError(
                 f"could not write the timeline to {html}: {error.strerror or error}",
@@ -194,7 +206,7 @@ def traces_command(
         }
         typer.echo(json.dumps(payload, indent=2, default=str))
     elif html is None:
-        render_traces(found, out)
+        render_traces(found, out, fold=not unfold)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,10 @@ piece of text is HTML-escaped, the embedded JSON escapes ``<``, ``>`` and ``&``,
 the script only ever sets ``textContent``. The rows and bars are plain HTML, readable
 without the script; the script adds the details panel (click or Enter on a row, or
 ``#span=<trace id>:<span id>`` in the address), collapsing and keyboard moves.
+
+A chain of single-child wrappers (cache, fallback, retry, timeout, ...) is one row,
+the step it wraps, listing them (:mod:`.trace_fold`); its ``+N`` button shows the
+wrappers' own rows, which the page holds hidden.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from tta_dev_primitives.observability.trace_fold import Row, folded_rows
 from tta_dev_primitives.observability.trace_view import (
     SpanNode,
     TraceTree,
@@ -60,6 +65,9 @@ align-items:center;min-height:24px;border-top:1px solid var(--line)}
 .label{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;padding-right:6px}
 .toggle{border:0;background:none;color:var(--muted);width:18px;padding:0;cursor:pointer}
 .leaf{display:inline-block;width:18px}
+.unfold{border:1px solid var(--line);border-radius:8px;background:none;color:var(--muted);
+font-size:11px;margin-left:6px;padding:0 5px;cursor:pointer}
+.via{color:var(--muted);font-size:12px;margin-left:4px}.row.fold .name{font-style:italic}
 .type,.model{color:var(--muted);font-size:12px;margin-left:4px}
 .orphan{color:var(--cancel);font-size:12px;margin-left:4px}
 .dur{text-align:right;padding-right:8px;font-variant-numeric:tabular-nums;color:var(--muted)}
@@ -135,6 +143,21 @@ _SCRIPT = """(function () {
     return true;
   }
   function depth(row) { return Number(row.getAttribute("data-depth")); }
+  function foldedAway(row) {
+    var chain = row.getAttribute("data-fold");
+    if (!chain) { return false; }
+    var owner = document.querySelector('.row[data-key="' + CSS.escape(chain) + '"]');
+    return !owner || owner.getAttribute("data-unfolded") !== "true";
+  }
+  function unfold(row) {
+    var open = row.getAttribute("data-unfolded") !== "true";
+    row.setAttribute("data-unfolded", open ? "true" : "false");
+    row.querySelector(".unfold").setAttribute("aria-pressed", open ? "true" : "false");
+    var key = row.getAttribute("data-key");
+    rows.forEach(function (other) {
+      if (other.getAttribute("data-fold") === key) { other.hidden = !open; }
+    });
+  }
   function toggle(row) {
     var collapse = row.getAttribute("aria-expanded") !== "false";
     row.setAttribute("aria-expanded", collapse ? "false" : "true");
@@ -143,7 +166,7 @@ _SCRIPT = """(function () {
     for (var i = index + 1; i < rows.length && depth(rows[i]) > level; i++) {
       var next = rows[i];
       if (depth(next) <= hiddenBelow) { hiddenBelow = Infinity; }
-      next.hidden = collapse || depth(next) > hiddenBelow;
+      next.hidden = collapse || depth(next) > hiddenBelow || foldedAway(next);
       if (!collapse && next.getAttribute("aria-expanded") === "false") {
         hiddenBelow = Math.min(hiddenBelow, depth(next));
       }
@@ -157,6 +180,7 @@ _SCRIPT = """(function () {
   rows.forEach(function (row) {
     row.addEventListener("click", function (event) {
       if (event.target.classList.contains("toggle")) { toggle(row); return; }
+      if (event.target.classList.contains("unfold")) { unfold(row); return; }
       show(row.getAttribute("data-key"));
     });
     row.addEventListener("keydown", function (event) {
@@ -246,39 +270,66 @@ def _event_offset(trace: TraceTree, event: Any) -> int:
     return max(0, at - trace.start_ns) if isinstance(at, int) else 0
 
 
-def _row(trace: TraceTree, depth: int, node: SpanNode, key: str) -> str:
+def _row(
+    trace: TraceTree,
+    depth: int,
+    node: SpanNode,
+    key: str,
+    *,
+    chain: Row | None = None,
+    fold_of: str | None = None,
+) -> str:
+    """One span's row; ``chain``: the row folds wrappers; ``fold_of``: a folded wrapper."""
     span = node.span
     total = trace.duration_ns or 1
-    left = 100 * (span.start_ns - trace.start_ns) / total
-    width = 100 * span.duration_ns / total
+    start_ns, duration_ns = (
+        (chain.start_ns, chain.duration_ns) if chain else (span.start_ns, span.duration_ns)
+    )
+    title = chain.title if chain else span.name
+    left = 100 * (start_ns - trace.start_ns) / total
+    width = 100 * duration_ns / total
     outcome = _outcome_class(span.outcome)
     llm = " llm" if span.input_tokens is not None or span.cost_usd is not None else ""
     toggle = (
         '<button class="toggle" tabindex="-1" aria-label="collapse">\u25be</button>'
-        if node.children
+        if node.children and fold_of is None
         else '<span class="leaf"></span>'
     )
     extras = ""
-    if span.primitive_type and span.primitive_type != span.name:
+    if title == span.name and span.primitive_type and span.primitive_type != span.name:
         extras += f'<span class="type">{escape(span.primitive_type)}</span>'
     if span.model:
         extras += f'<span class="model">\u00b7 {escape(span.model)}</span>'
     if node.orphan:
         extras += '<span class="orphan">\u26a0 parent missing</span>'
-    tip = f"{span.name} \u2014 {format_duration(span.duration_ns)} \u2014 {span.outcome}"
-    expanded = ' aria-expanded="true"' if node.children else ""
+    attributes = ""
+    if chain is not None and chain.wrappers:
+        via = " \u203a ".join(chain.folded_names)
+        extras += (
+            f'<span class="via">via {escape(via)}</span><button class="unfold" tabindex="-1" '
+            f'aria-pressed="false" aria-label="show the {len(chain.wrappers)} folded spans">'
+            f"+{len(chain.wrappers)}</button>"
+        )
+        attributes = ' data-unfolded="false"'
+    classes = "row"
+    if fold_of is not None:
+        classes += " fold"
+        attributes = f' data-fold="{escape(fold_of)}" hidden'
+    tip = f"{title} \u2014 {format_duration(duration_ns)} \u2014 {span.outcome}"
+    expanded = ' aria-expanded="true"' if node.children and fold_of is None else ""
     return (
-        f'<div class="row" role="treeitem" tabindex="0" aria-level="{depth + 1}"{expanded} '
-        f'data-depth="{depth}" data-key="{escape(key)}" title="{escape(tip)}">'
+        f'<div class="{classes}" role="treeitem" tabindex="0" aria-level="{depth + 1}"'
+        f'{expanded} data-depth="{depth}" data-key="{escape(key)}"{attributes} '
+        f'title="{escape(tip)}">'
         f'<div class="label" style="padding-left:{6 + 14 * depth}px">{toggle}'
-        f'<span class="name">{escape(span.name)}</span>{extras}</div>'
-        f'<div class="dur">{escape(format_duration(span.duration_ns))}</div>'
+        f'<span class="name">{escape(title)}</span>{extras}</div>'
+        f'<div class="dur">{escape(format_duration(duration_ns))}</div>'
         f'<div class="track"><div class="bar o-{outcome}{llm}" '
         f'style="left:{left:.3f}%;width:{width:.3f}%"></div></div></div>'
     )
 
 
-def _trace_section(index: int, trace: TraceTree, spans: dict[str, Any]) -> str:
+def _trace_section(index: int, trace: TraceTree, spans: dict[str, Any], *, fold: bool) -> str:
     facts = [
         _utc(trace.start_ns),
         format_duration(trace.duration_ns),
@@ -300,10 +351,14 @@ def _trace_section(index: int, trace: TraceTree, spans: dict[str, Any]) -> str:
         for f in _TICKS
     )
     rows = []
-    for depth, node in trace.walk():
-        key = f"{trace.trace_id}:{node.span.span_id}"
-        spans[key] = _span_data(trace, node)
-        rows.append(_row(trace, depth, node, key))
+    for row in folded_rows(trace, fold=fold):
+        key = f"{trace.trace_id}:{row.node.span.span_id}"
+        for wrapper in row.wrappers:  # hidden until the chain's +N button shows them
+            wrapper_key = f"{trace.trace_id}:{wrapper.span.span_id}"
+            spans[wrapper_key] = _span_data(trace, wrapper)
+            rows.append(_row(trace, row.depth, wrapper, wrapper_key, fold_of=key))
+        spans[key] = _span_data(trace, row.node)
+        rows.append(_row(trace, row.depth, row.node, key, chain=row))
     outcome = _outcome_class(trace.outcome)
     return (
         f'<section class="trace" id="trace-{index}">'
@@ -322,11 +377,16 @@ def render_timeline(
     *,
     title: str = "TTA.dev traces",
     generated_at: datetime | None = None,
+    fold: bool = True,
 ) -> str:
-    """The HTML page for ``traces`` (newest first, as :func:`load_traces` gives them)."""
+    """The HTML page for ``traces`` (newest first, as :func:`load_traces` gives them).
+
+    ``fold``: chains of single-child wrappers are one row, expandable (``False``: every
+    span is a visible row of its own).
+    """
     moment = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     spans: dict[str, Any] = {}
-    sections = [_trace_section(i, trace, spans) for i, trace in enumerate(traces)]
+    sections = [_trace_section(i, trace, spans, fold=fold) for i, trace in enumerate(traces)]
     if not sections:
         sections = ['<p class="hint">No traces to show.</p>']
     count = f"{len(traces)} trace{'s' if len(traces) != 1 else ''}"
@@ -354,6 +414,7 @@ def write_timeline(
     path: str | os.PathLike[str],
     *,
     title: str = "TTA.dev traces",
+    fold: bool = True,
 ) -> Path:
     """Write :func:`render_timeline` of ``traces`` to ``path`` (UTF-8); returns the path.
 
@@ -361,7 +422,7 @@ def write_timeline(
     never sees half a page.
     """
     target = Path(path)
-    page = render_timeline(traces, title=title)
+    page = render_timeline(traces, title=title, fold=fold)
     partial = target.with_name(f".{target.name}.tmp")
     partial.write_text(page, encoding="utf-8")
     partial.replace(target)
