@@ -721,7 +721,7 @@ async def test_the_key_appears_in_no_error_and_no_repr(server: ReplayServer) -> 
         assert secret not in text
         assert "SECRET" not in text
     assert len(errors) == 7
-    assert "invalid x-api-key: sk-ant-***" in str(errors[0])  # the echo was redacted
+    assert "invalid x-api-key: [REDACTED]" in str(errors[0])  # the echo was redacted
 
 
 # --- streaming --------------------------------------------------------------------------
