@@ -67,7 +67,8 @@ def dashboard_expressions() -> list[tuple[str, str]]:
     for panel in dashboard()["panels"]:
         found += [(panel["title"], t["expr"]) for t in panel.get("targets", [])]
     for variable in dashboard()["templating"]["list"]:
-        found.append((variable["name"], variable["definition"]))
+        if variable["type"] == "query":
+            found.append((variable["name"], variable["definition"]))
     return found
 
 
@@ -117,7 +118,7 @@ def test_the_dashboard_covers_what_the_issue_asks_for() -> None:
     ids = [p["id"] for p in dashboard()["panels"]]
     assert len(ids) == len(set(ids))
     datasources = {json.dumps(p["datasource"]) for p in dashboard()["panels"] if p["type"] != "row"}
-    assert datasources == {json.dumps({"type": "prometheus", "uid": "prometheus"})}
+    assert datasources == {json.dumps({"type": "prometheus", "uid": "${datasource}"})}
 
 
 def promtool() -> str:
@@ -176,7 +177,12 @@ def test_compose_starts_the_stack_next_to_the_example_app() -> None:
     port = environment["TTA_METRICS_PORT"]
 
     assert "4318:4318" in services["jaeger"]["ports"]
-    assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    # Jaeger v2 (v1's all-in-one image reached its end of life on 2025-12-31).
+    image, _, tag = services["jaeger"]["image"].partition(":")
+    assert image == "jaegertracing/jaeger"
+    assert int(tag.split(".")[0]) >= 2
+    assert int(services["prometheus"]["image"].split(":v")[1].split(".")[0]) >= 3
+    assert int(services["grafana"]["image"].split(":")[1].split(".")[0]) >= 12
 
     # Prometheus scrapes the app where the app listens.
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
@@ -199,3 +205,30 @@ def test_compose_starts_the_stack_next_to_the_example_app() -> None:
     providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/tta.yaml").read_text())
     mounts = [v.split(":")[1] for v in services["grafana"]["volumes"]]
     assert providers["providers"][0]["options"]["path"] in mounts
+
+
+def _datasources(node: Any) -> list[dict[str, Any]]:
+    """Every ``datasource`` object anywhere in the dashboard."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "datasource" and isinstance(value, dict):
+                found.append(value)
+            found += _datasources(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _datasources(item)
+    return found
+
+
+def test_the_dashboard_takes_its_prometheus_from_a_datasource_variable() -> None:
+    board = dashboard()
+    (variable,) = [v for v in board["templating"]["list"] if v["type"] == "datasource"]
+    assert variable["name"] == "datasource"
+    assert variable["query"] == "prometheus"
+    used = _datasources(board)
+    assert len(used) > 40  # every panel, target and the primitive variable
+    for datasource in used:
+        assert datasource == {"type": "prometheus", "uid": "${datasource}"}, datasource
+    # A dashboard imported elsewhere picks that Grafana's Prometheus: no uid is fixed.
+    assert '"uid": "prometheus"' not in json.dumps(board)

@@ -190,6 +190,9 @@ def register_metrics() -> None:
         if spec.name in _families:
             continue
         options: dict[str, Any] = {"buckets": spec.buckets} if spec.buckets else {}
+        if spec.unit != "1":
+            # OpenMetrics output then carries a `# UNIT` line (the name already ends in it).
+            options["unit"] = spec.unit
         if spec.kind == "gauge":
             options["multiprocess_mode"] = spec.multiprocess_mode or DEFAULT_GAUGE_MULTIPROCESS_MODE
         _families[spec.name] = classes[spec.kind](
