@@ -21,6 +21,11 @@ true success per cost among those truly meeting the tier's bar: the cheapest tha
 meets it, the better of equally priced ones) and the per-prompt oracle (the cheapest
 model that succeeds on the request, if any).
 
+The two 20%-feedback scenarios also run through the real ``UniversalLLMPrimitive`` (a
+simulated provider answering "good" or "bad" by the same rule, a throwaway SQLite
+ledger, ``record_feedback`` for the judged answers; 3 seeds): what the primitive learns
+with the ledger's statistics as it wires them today. It has no exploration yet.
+
 Targets (issue 19): success in round 5 >= round 1 in every scenario; with one wrong
 prior and 20% feedback, round 5 within 2 points of the tier oracle at no more than its
 cost; with correct priors, at least the tier oracle's success at no more than its cost.
@@ -31,9 +36,12 @@ Run: .venv/bin/python benchmarks/bench_routing_sim.py [--quick] [--json FILE]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import sys
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -41,11 +49,16 @@ from statistics import fmean
 from typing import Any
 
 from machine import describe_machine
+from tta_dev_integrations.llm import LLMError, LLMRequest, Provider, UniversalLLMPrimitive, Usage
+from tta_dev_integrations.llm.budget.journal import PendingJournal
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile
-from tta_dev_integrations.llm.catalog import ModelInfo
+from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
+from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, PriceRef
 from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.policy import Exploration, MemoryEvidence
+from tta_dev_integrations.llm.providers.base import Reply, StreamPiece
 from tta_dev_integrations.llm.routing import QUALITY_BAR, RoutingInputs, decide
+from tta_dev_primitives import WorkflowContext
 
 TIERS: tuple[Complexity, ...] = ("low", "medium", "high")
 SHARES = (0.5, 0.3, 0.2)
@@ -166,6 +179,76 @@ def run_router(
             tally.cost[r] += PRICE_USD[model]
 
 
+# -- the same scenario through the real UniversalLLMPrimitive ---------------------------
+
+TOKENS = 100  # each call: 100 tokens in, 100 out; the paid rates make the price a call
+JUSTIFIED = {
+    "reason": "the tier needs a model the free ones do not match",
+    "free_alternatives_tried": ["free-a"],
+    "expected_quality_delta": "+10%",
+}
+
+
+class SimProvider(Provider):
+    """Answers "good" when the request's latent difficulty is under the model's true rate."""
+
+    name = "sim"
+
+    def is_configured(self) -> bool:
+        return True
+
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        _, tier, u = request.messages[-1].text.split()
+        good = float(u) < TRUE[model_id][tier]  # type: ignore[index]
+        return Reply("good" if good else "bad", "stop", Usage(TOKENS, TOKENS))
+
+    def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        raise LLMError("the simulated provider does not stream")
+
+
+def sim_catalog(*, wrong_prior: bool) -> Catalog:
+    """The four models for the real primitive: paid ones priced per token to cost PRICE_USD."""
+    models = {}
+    for model in catalog(wrong_prior=wrong_prior):
+        rate = PRICE_USD[model.alias] / (2 * TOKENS) * 1e6
+        price = None if model.free else PriceRef(input_usd_per_mtok=rate, output_usd_per_mtok=rate)
+        models[model.alias] = replace(model, price=price, max_output_tokens=TOKENS)
+    return Catalog(models, {"simulation": "the simulator's stated priors"})
+
+
+async def run_primitive(
+    work: Work, *, wrong_prior: bool, feedback: float, seed: int, tally: Tally
+) -> None:
+    """The scenario through UniversalLLMPrimitive: SQLite ledger, record_feedback."""
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="tta-sim-") as home:
+        ledger = SQLiteLedger(Path(home) / "ledger.db")
+        llm = UniversalLLMPrimitive(
+            coder="none",
+            budget_profile="careful",
+            free_models=["free-a", "free-b"],
+            paid_models=["paid-mid", "paid-strong"],
+            ledger=ledger,
+            catalog=sim_catalog(wrong_prior=wrong_prior),
+            providers={"sim": SimProvider()},
+            journal=PendingJournal(Path(home) / "pending.jsonl"),
+        )
+        try:
+            for r in range(ROUNDS):
+                for i, (tier, u) in enumerate(work[r]):
+                    request = {"prompt": f"{i} {tier} {u!r}", "complexity": tier,
+                               "max_tokens": TOKENS, "justification": JUSTIFIED}  # fmt: skip
+                    response = await llm.execute(request, WorkflowContext())
+                    assert response.routing is not None
+                    good = response.content == "good"
+                    if rng.random() < feedback:
+                        await llm.record_feedback(response.routing.request_id, good)
+                    tally.success[r] += good
+                    tally.cost[r] += response.cost_usd
+        finally:
+            await ledger.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
@@ -198,6 +281,23 @@ def main() -> int:
             )
         for name, wrong, feedback in scenarios:
             run_router(work, wrong_prior=wrong, feedback=feedback, seed=seed, tally=tallies[name])
+    # Through the real primitive: fewer seeds (each call writes the SQLite ledger).
+    primitive_seeds = 1 if args.quick else 3
+    through = {
+        f"UniversalLLMPrimitive, {name}": (wrong, feedback)
+        for name, wrong, feedback in scenarios
+        if feedback == 0.2
+    }
+    primitive_tallies = {name: Tally.empty() for name in through}
+    for seed in range(primitive_seeds):
+        work = [requests(random.Random(1000 * seed + r)) for r in range(ROUNDS)]
+        for name, (wrong, feedback) in through.items():
+            asyncio.run(
+                run_primitive(
+                    work, wrong_prior=wrong, feedback=feedback, seed=seed,
+                    tally=primitive_tallies[name],
+                )
+            )  # fmt: skip
     per_round = REQUESTS * seeds
     rows = {}
     print(f"routing simulator: {seeds} seeds x {ROUNDS} rounds x {REQUESTS} requests; careful")
@@ -208,6 +308,13 @@ def main() -> int:
         cost = [c / per_round * 1000 for c in tally.cost]
         rows[name] = {"success": success, "usd_per_1k": cost}
         rounds = " ".join(f"{s:.3f}" for s in success)
+        print(f"  {name:<42} {rounds:<36} {fmean(success):6.3f} {fmean(cost):7.2f}")
+    print(f"  through the real primitive ({primitive_seeds} seeds; no exploration there yet):")
+    for name, tally in primitive_tallies.items():
+        success = [x / (REQUESTS * primitive_seeds) for x in tally.success]
+        cost = [c / (REQUESTS * primitive_seeds) * 1000 for c in tally.cost]
+        rows[name] = {"success": success, "usd_per_1k": cost}
+        rounds = " ".join(f"{x:.3f}" for x in success)
         print(f"  {name:<42} {rounds:<36} {fmean(success):6.3f} {fmean(cost):7.2f}")
     oracle = rows["tier oracle"]
     targets = []

@@ -36,6 +36,10 @@ def test_simulator_reports_every_policy_per_round_and_every_target(tmp_path: Pat
     # the strongest model always costs its price; the oracles never more than it
     assert rows["always the strongest"]["usd_per_1k"] == pytest.approx([15.0] * 5)
     assert rows["per-prompt oracle"]["usd_per_1k"][0] < 15.0
+    for name in ("UniversalLLMPrimitive, correct priors, feedback 20%",
+                 "UniversalLLMPrimitive, one wrong prior, feedback 20%"):  # fmt: skip
+        assert len(rows[name]["success"]) == 5, name  # the real primitive served every round
+        assert 0.0 < rows[name]["usd_per_1k"][0] < 15.0, name
     assert len(report["targets"]) == 14
     assert all(isinstance(v, bool) for v in report["targets"].values())
 
