@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tta_dev_integrations.llm.catalog import ModelInfo
+from tta_dev_integrations.llm.catalog import ModelInfo, PriceRef
 from tta_dev_integrations.llm.types import Usage
 
 __all__ = ["Cost", "cost_of", "price_problem"]
@@ -99,6 +99,16 @@ def price_problem(model: ModelInfo) -> str | None:
     """Why ``model`` cannot be priced, with the fix; ``None`` when it can (or is free)."""
     if model.free:
         return None
+    key = (model.alias, model.price)
+    if key not in _PROBLEMS:  # asked on every request: genai-prices is looked up once
+        _PROBLEMS[key] = _price_problem(model)
+    return _PROBLEMS[key]
+
+
+_PROBLEMS: dict[tuple[str, PriceRef | None], str | None] = {}
+
+
+def _price_problem(model: ModelInfo) -> str | None:
     if model.price is None:
         where = "its catalog entry has no price"
     elif model.price.has_rates or cost_of(model, Usage(1, 1)).known:
