@@ -289,8 +289,11 @@ def main() -> int:
         if feedback == 0.2
     }
     primitive_tallies = {name: Tally.empty() for name in through}
+    same_seeds = f"tier oracle, the same {primitive_seeds} seeds"
+    primitive_tallies[same_seeds] = Tally.empty()
     for seed in range(primitive_seeds):
         work = [requests(random.Random(1000 * seed + r)) for r in range(ROUNDS)]
+        baseline(fixed["tier oracle"], work, primitive_tallies[same_seeds])
         for name, (wrong, feedback) in through.items():
             asyncio.run(
                 run_primitive(
