@@ -124,3 +124,36 @@ def test_a_blank_prompt_is_refused() -> None:
     with pytest.raises(ValueError, match="prompt is empty"):
         refuse_empty_prompt(LLMRequest.from_value({"system": "Be brief.", "prompt": ""}))
     refuse_empty_prompt(LLMRequest(messages=(Message("user", (ImagePart(data=png(1, 1)),)),)))
+
+
+@pytest.mark.parametrize(
+    ("provider", "base_url", "path"),
+    [
+        ("openai", "https://api.openai.com/v1", ("max_completion_tokens",)),
+        ("openrouter", "https://openrouter.ai/api/v1", ("max_tokens",)),
+        ("anthropic", "https://api.anthropic.com", ("max_tokens",)),
+        (
+            "gemini",
+            "https://generativelanguage.googleapis.com",
+            ("generationConfig", "maxOutputTokens"),
+        ),
+    ],
+)
+def test_every_adapter_sends_the_output_cap_it_is_given(
+    provider: str, base_url: str, path: tuple[str, ...]
+) -> None:
+    from tta_dev_integrations.llm import PROVIDER_SPECS
+    from tta_dev_integrations.llm.providers.anthropic import AnthropicMessagesAPI
+    from tta_dev_integrations.llm.providers.gemini import GeminiAPI
+    from tta_dev_integrations.llm.providers.openai_compat import OpenAIChatAPI
+
+    apis = {
+        "anthropic": AnthropicMessagesAPI(),
+        "gemini": GeminiAPI(),
+    }
+    api = apis.get(provider) or OpenAIChatAPI.for_endpoint(PROVIDER_SPECS[provider], base_url)
+    request = LLMRequest(messages=(Message("user", "Hi"),), max_tokens=1234)
+    body = api.build(request, "some-model", stream=False).body
+    for key in path:
+        body = body[key]
+    assert body == 1234
