@@ -251,7 +251,11 @@ async def run_primitive(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 seeds instead of 20; through the real primitive, 1 seed and 40 requests a round",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     seeds = 3 if args.quick else 20
@@ -283,6 +287,7 @@ def main() -> int:
             run_router(work, wrong_prior=wrong, feedback=feedback, seed=seed, tally=tallies[name])
     # Through the real primitive: fewer seeds (each call writes the SQLite ledger).
     primitive_seeds = 1 if args.quick else 3
+    served = 40 if args.quick else REQUESTS  # requests of each round it serves
     through = {
         f"UniversalLLMPrimitive, {name}": (wrong, feedback)
         for name, wrong, feedback in scenarios
@@ -292,7 +297,7 @@ def main() -> int:
     same_seeds = f"tier oracle, the same {primitive_seeds} seeds"
     primitive_tallies[same_seeds] = Tally.empty()
     for seed in range(primitive_seeds):
-        work = [requests(random.Random(1000 * seed + r)) for r in range(ROUNDS)]
+        work = [requests(random.Random(1000 * seed + r))[:served] for r in range(ROUNDS)]
         baseline(fixed["tier oracle"], work, primitive_tallies[same_seeds])
         for name, (wrong, feedback) in through.items():
             asyncio.run(
@@ -314,8 +319,8 @@ def main() -> int:
         print(f"  {name:<42} {rounds:<36} {fmean(success):6.3f} {fmean(cost):7.2f}")
     print(f"  through the real primitive ({primitive_seeds} seeds; no exploration there yet):")
     for name, tally in primitive_tallies.items():
-        success = [x / (REQUESTS * primitive_seeds) for x in tally.success]
-        cost = [c / (REQUESTS * primitive_seeds) * 1000 for c in tally.cost]
+        success = [x / (served * primitive_seeds) for x in tally.success]
+        cost = [c / (served * primitive_seeds) * 1000 for c in tally.cost]
         rows[name] = {"success": success, "usd_per_1k": cost}
         rounds = " ".join(f"{x:.3f}" for x in success)
         print(f"  {name:<42} {rounds:<36} {fmean(success):6.3f} {fmean(cost):7.2f}")
