@@ -20,8 +20,9 @@ Choices made here, against the current API reference:
 * Gemini's older models give function calls no id; those get a stable generated id
   (``call_{index}_{digest}``) that is never sent back to Google.
 * Function calls may carry a ``thoughtSignature`` that Gemini 3 requires back in the
-  next turn. :class:`ToolCall` has no field for it, so the adapter keeps the last
-  :data:`SIGNATURES_KEPT` signatures by call id and replays them in :meth:`build`.
+  next turn. It travels on the call itself, as ``ToolCall.provider_data``
+  (``{"thoughtSignature": ...}``), so a conversation saved and continued elsewhere (an
+  agent's paused state, another process) still sends it back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import json
 import mimetypes
 import re
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -55,10 +55,10 @@ from tta_dev_integrations.llm.providers.base import (
 )
 from tta_dev_integrations.llm.types import ImagePart, LLMRequest, Message, Part, ToolCall, Usage
 
-__all__ = ["SIGNATURES_KEPT", "GeminiAPI"]
+__all__ = ["THOUGHT_SIGNATURE", "GeminiAPI"]
 
-SIGNATURES_KEPT = 1024
-"""How many function-call thought signatures one adapter remembers (oldest dropped)."""
+THOUGHT_SIGNATURE = "thoughtSignature"
+"""The key of a function call's signature in ``ToolCall.provider_data``."""
 
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"}
 _FILTERED = frozenset(
@@ -88,9 +88,6 @@ _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)s\s*")
 
 class GeminiAPI(WireAPI):
     """``generateContent`` / ``streamGenerateContent``: contents, tools, JSON schema, SSE."""
-
-    def __init__(self) -> None:
-        self._signatures: OrderedDict[str, str] = OrderedDict()
 
     def auth_headers(self, key: str) -> dict[str, str]:
         """The key in ``x-goog-api-key`` (never in the URL)."""
@@ -199,22 +196,12 @@ class GeminiAPI(WireAPI):
             parts = [_part(p) for p in message.parts]
             for call in message.tool_calls:
                 names[call.id] = call.name
-                parts.append(self._function_call(call))
+                parts.append(_function_call(call))
             if parts:
                 responses = None
                 role = "model" if message.role == "assistant" else "user"
                 contents.append({"role": role, "parts": parts})
         return contents
-
-    def _function_call(self, call: ToolCall) -> dict[str, Any]:
-        function: dict[str, Any] = {"name": call.name, "args": dict(call.arguments)}
-        if not _GENERATED_ID.fullmatch(call.id):
-            function["id"] = call.id
-        part: dict[str, Any] = {"functionCall": function}
-        signature = self._signatures.get(call.id)
-        if signature is not None:
-            part["thoughtSignature"] = signature
-        return part
 
     def _read_content(
         self, candidate: Mapping[str, Any], response: Mapping[str, Any]
@@ -224,20 +211,29 @@ class GeminiAPI(WireAPI):
         calls: list[ToolCall] = []
         for index, part in enumerate(content.get("parts") or ()):
             if "functionCall" in part:
-                call = _tool_call(part["functionCall"], index, response.get("responseId"))
-                signature = part.get("thoughtSignature")
-                if isinstance(signature, str) and signature:
-                    self._remember(call.id, signature)
-                calls.append(call)
+                signature = part.get(THOUGHT_SIGNATURE)
+                calls.append(
+                    _tool_call(
+                        part["functionCall"],
+                        index,
+                        response.get("responseId"),
+                        signature if isinstance(signature, str) and signature else None,
+                    )
+                )
             elif isinstance(part.get("text"), str) and not part.get("thought"):
                 texts.append(part["text"])
         return "".join(texts), tuple(calls)
 
-    def _remember(self, call_id: str, signature: str) -> None:
-        self._signatures[call_id] = signature
-        self._signatures.move_to_end(call_id)
-        while len(self._signatures) > SIGNATURES_KEPT:
-            self._signatures.popitem(last=False)
+
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": call.name, "args": dict(call.arguments)}
+    if not _GENERATED_ID.fullmatch(call.id):
+        function["id"] = call.id
+    part: dict[str, Any] = {"functionCall": function}
+    signature = (call.provider_data or {}).get(THOUGHT_SIGNATURE)
+    if isinstance(signature, str) and signature:
+        part[THOUGHT_SIGNATURE] = signature
+    return part
 
 
 def _part(part: Part) -> dict[str, Any]:
@@ -280,7 +276,9 @@ def _tool_result(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"output": value}
 
 
-def _tool_call(value: Mapping[str, Any], index: int, response_id: Any) -> ToolCall:
+def _tool_call(
+    value: Mapping[str, Any], index: int, response_id: Any, signature: str | None
+) -> ToolCall:
     name = value.get("name")
     if not isinstance(name, str) or not name:
         raise ResponseError("the model made a function call without a name")
@@ -291,7 +289,12 @@ def _tool_call(value: Mapping[str, Any], index: int, response_id: Any) -> ToolCa
     if not isinstance(call_id, str) or not call_id:
         seed = json.dumps([response_id, name, arguments], sort_keys=True, default=str)
         call_id = f"call_{index}_{hashlib.sha256(seed.encode()).hexdigest()[:8]}"
-    return ToolCall(id=call_id, name=name, arguments=arguments)
+    return ToolCall(
+        id=call_id,
+        name=name,
+        arguments=arguments,
+        provider_data={THOUGHT_SIGNATURE: signature} if signature else None,
+    )
 
 
 def _finish_reason(candidate: Mapping[str, Any], calls: tuple[ToolCall, ...]) -> str | None:

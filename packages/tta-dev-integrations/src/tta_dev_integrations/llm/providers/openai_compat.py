@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tta_dev_integrations.llm.errors import (
@@ -30,7 +30,7 @@ from tta_dev_integrations.llm.providers.base import (
 )
 from tta_dev_integrations.llm.types import ImagePart, LLMRequest, Message, ToolCall, Usage
 
-__all__ = ["OpenAIChatAPI", "VendorQuirks"]
+__all__ = ["OpenAIChatAPI", "ToolCallAssembler", "VendorQuirks"]
 
 _CONTEXT_OVERFLOW = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|exceeds? the context",
@@ -126,14 +126,22 @@ class OpenAIChatAPI(WireAPI):
             response_id=str(body.get("id") or ""),
         )
 
+    def stream_reader(self) -> Callable[[str | None, str], StreamPiece | None]:
+        """A fresh reader that assembles one stream's tool-call deltas into whole calls."""
+        return ToolCallAssembler(self).read_event
+
     def parse_event(self, event: str | None, data: str) -> StreamPiece | None:
-        """Read one ``chat.completion.chunk`` (or the ``[DONE]`` sentinel)."""
+        """Read one ``chat.completion.chunk`` (or the ``[DONE]`` sentinel) on its own.
+
+        Tool-call deltas need the stream's earlier chunks: :meth:`stream_reader`
+        assembles them (``HTTPProvider`` uses it).
+        """
         if data.strip() == "[DONE]":
             return StreamPiece(done=True)
         return self.parse_chunk(json.loads(data))
 
     def parse_chunk(self, chunk: Mapping[str, Any]) -> StreamPiece | None:
-        """Read one decoded ``chat.completion.chunk``."""
+        """Read one decoded ``chat.completion.chunk`` (text, finish reason, usage)."""
         if "error" in chunk:
             raise _error_from_body(500, chunk, {})
         choices = chunk.get("choices") or []
@@ -159,6 +167,76 @@ class OpenAIChatAPI(WireAPI):
     def error(self, status: int, body: Any, headers: Mapping[str, str]) -> LLMError:
         """Map an OpenAI-style ``{"error": {...}}`` answer to our errors."""
         return _error_from_body(status, body, headers)
+
+
+@dataclass
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class ToolCallAssembler:
+    """One stream's tool calls, put together from their deltas.
+
+    A streamed call arrives in pieces keyed by ``index``: the first carries its ``id``
+    and ``function.name``, the next ones fragments of ``function.arguments``. The whole
+    calls go out on the piece with the finish reason (or on ``[DONE]`` when a server
+    sends no finish reason), once, decoded and checked like a plain answer's. Ollama
+    sends every call of a parallel batch at index 0, told apart by their ids: a new id
+    at an index already in use starts a new call.
+    """
+
+    def __init__(self, api: OpenAIChatAPI) -> None:
+        self.api = api
+        self.calls: list[_PartialCall] = []
+        self.slots: dict[int, _PartialCall] = {}  # the call each index is writing to now
+        self.emitted = False
+
+    def read_event(self, event: str | None, data: str) -> StreamPiece | None:
+        """Read one server-sent event's data."""
+        if data.strip() == "[DONE]":
+            return StreamPiece(tool_calls=self._take(), done=True)
+        return self.read_chunk(json.loads(data))
+
+    def read_chunk(self, chunk: Mapping[str, Any]) -> StreamPiece | None:
+        """Read one decoded chunk, keeping its tool-call deltas."""
+        for choice in (chunk.get("choices") or ())[:1]:
+            for delta in (choice.get("delta") or {}).get("tool_calls") or ():
+                index, call_id = int(delta.get("index") or 0), str(delta.get("id") or "")
+                partial = self.slots.get(index)
+                if partial is None or (call_id and partial.id and call_id != partial.id):
+                    partial = self.slots[index] = _PartialCall()
+                    self.calls.append(partial)
+                partial.id = partial.id or call_id
+                function = delta.get("function") or {}
+                partial.name += str(function.get("name") or "")
+                partial.arguments.append(str(function.get("arguments") or ""))
+        piece = self.api.parse_chunk(chunk)
+        if piece is not None and piece.finish_reason is not None and self.calls:
+            return StreamPiece(
+                text=piece.text,
+                usage=piece.usage,
+                finish_reason=piece.finish_reason,
+                provider_model=piece.provider_model,
+                tool_calls=self._take(),
+                response_id=piece.response_id,
+            )
+        return piece
+
+    def _take(self) -> tuple[ToolCall, ...]:
+        if self.emitted or not self.calls:
+            return ()
+        self.emitted = True
+        return tuple(
+            _tool_call(
+                {
+                    "id": call.id,
+                    "function": {"name": call.name, "arguments": "".join(call.arguments)},
+                }
+            )
+            for call in self.calls
+        )
 
 
 def _error_from_body(status: int, body: Any, headers: Mapping[str, str]) -> LLMError:
