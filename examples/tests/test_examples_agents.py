@@ -1,7 +1,8 @@
 """The tool-using agent: real tools run, answers are right, the model is kept honest.
 
-The in-process tests put a scripted model in place of the local one (the example's
-module-level ``model``), so each path of the loop is exercised whatever SmolLM2 says.
+The in-process tests put the LLM layer's test double (``TestModel``, scripted) behind
+the example's module-level ``model``, so each path of the loop is exercised through
+the real LLMPrimitive whatever SmolLM2 says.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ import importlib.util
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from tta_dev_integrations.llm import LLMResponse, ProviderUnavailableError, ToolCall, Usage
+from tta_dev_integrations.llm import LLMPrimitive, ProviderUnavailableError, ToolCall
 from tta_dev_integrations.llm.providers.local import default_model_path
-from tta_dev_primitives import LambdaPrimitive, WorkflowContext
+from tta_dev_integrations.llm.testing import TestModel
+from tta_dev_primitives import WorkflowContext
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 RETRY_FILE = "packages/tta-dev-primitives/src/tta_dev_primitives/recovery/retry.py:"
@@ -36,31 +37,20 @@ def agent(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
-def script_model(agent: ModuleType, replies: list[str | Exception]) -> list[str]:
-    """Make the agent's model answer ``replies`` in turn; returns the prompts it was sent."""
-    turns: Iterator[str | Exception] = iter(replies)
-    prompts: list[str] = []
-
-    async def scripted(request: dict[str, object]) -> LLMResponse:
-        messages = request["messages"]
-        assert isinstance(messages, list)
-        prompts.append(messages[-1]["content"])
-        reply = next(turns)
-        if isinstance(reply, Exception):
-            raise reply
-        return LLMResponse(reply, model="scripted", provider="test", usage=Usage())
-
-    agent.model = LambdaPrimitive(scripted, name="scripted-model")
-    return prompts
+def script_model(agent: ModuleType, replies: list[str | Exception]) -> TestModel:
+    """Make the agent's model answer ``replies`` in turn (``.prompts``: what it was sent)."""
+    model = TestModel(replies)
+    agent.model = LLMPrimitive("local", provider=model)
+    return model
 
 
 async def test_a_well_formed_model_drives_the_whole_loop(agent: ModuleType) -> None:
-    prompts = script_model(agent, ["CALL calculator(17 * 23 + 4)", "ANSWER It is 395."])
+    model = script_model(agent, ["CALL calculator(17 * 23 + 4)", "ANSWER It is 395."])
     run = await agent.solve("What is 17 * 23 + 4?", WorkflowContext())
     assert [s.planner for s in run.steps] == ["model", "model"]
     assert run.steps[0].result == "395"  # the calculator ran
     assert run.steps[-1].answer == "It is 395."
-    assert prompts[1] == "Result: 395"  # the tool's result was fed back to the model
+    assert model.prompts[1] == "Result: 395"  # the tool's result was fed back to the model
 
 
 @pytest.mark.parametrize(
@@ -116,10 +106,10 @@ async def test_the_loop_stops_after_max_steps(agent: ModuleType) -> None:
 
 
 async def test_a_tool_error_is_fed_back_instead_of_crashing(agent: ModuleType) -> None:
-    prompts = script_model(agent, ["CALL calculator(1 / 0)", "ANSWER division by zero"])
+    model = script_model(agent, ["CALL calculator(1 / 0)", "ANSWER division by zero"])
     run = await agent.solve("What is 1 / 0?", WorkflowContext())
     assert run.steps[0].result == "error: division by zero"
-    assert prompts[1] == "Result: error: division by zero"
+    assert model.prompts[1] == "Result: error: division by zero"
 
 
 def test_the_calculator_evaluates_arithmetic_and_nothing_else(agent: ModuleType) -> None:

@@ -14,6 +14,7 @@ MODULES = [
     "tta_dev_integrations.llm.errors",
     "tta_dev_integrations.llm.types",
     "tta_dev_integrations.llm.catalog",
+    "tta_dev_integrations.llm.testing",
 ]
 
 
