@@ -71,6 +71,17 @@ def test_coders_lists_every_assistant_and_none() -> None:
         "gemini-cli",
         "aider",
         "windsurf",
+        "kimi",
+        "grok",
+        "antigravity",
+        "opencode",
+        "goose",
+        "junie",
+        "pi",
+        "kiro",
+        "openclaw",
+        "replit",
+        "devin",
         "none",
     }
     assert len(CODERS) == len(set(CODERS))
@@ -93,7 +104,8 @@ def test_every_coder_has_an_environment_or_process_signal(
     by_env = {coder for coder, _ in AGENT_ENV}
     aider = detect(processes=["aider"], where=isolated)
     assert aider.coder == "aider"  # aider sets no variable; its process name is the signal
-    assert by_env | {"aider"} == set(CODERS) - {"none"}
+    from_table = {coder for coder, _ in TABLE_ENV}
+    assert by_env | from_table | {"aider", "devin"} == set(CODERS) - {"none"}
 
 
 def test_false_values_do_not_count(isolated: dict[str, Path]) -> None:
@@ -396,3 +408,87 @@ def test_public_names_are_sorted_and_documented() -> None:
         assert getattr(coders, name) is not None
     for obj in (CoderDetection, CoderDefaults, detect_coder, coder_defaults):
         assert obj.__doc__
+
+
+# Agents only detect-agent's table knows, each with a variable its entry lists (devin is
+# recognised by a file, /opt/.devin, tested with an injected check below).
+TABLE_ENV = [
+    ("kimi", {"KIMI_PLUGIN_ROOT": "/opt/kimi"}),
+    ("grok", {"GROK_PLUGIN_ROOT": "/opt/grok"}),
+    ("antigravity", {"ANTIGRAVITY_AGENT": "1"}),
+    ("opencode", {"OPENCODE_CLIENT": "cli"}),
+    ("goose", {"GOOSE_PROVIDER": "anthropic"}),
+    ("junie", {"JUNIE_DATA": "/tmp/junie"}),
+    ("pi", {"PATH": "/home/u/.pi/agent/bin:/usr/bin"}),
+    ("kiro", {"TERM_PROGRAM": "kiro"}),  # and no terminal on stdout (pytest captures it)
+    ("openclaw", {"OPENCLAW_SHELL": "1"}),
+    ("replit", {"REPL_ID": "abc"}),
+    ("claude-code", {"CLAUDE_CODE_IS_COWORK": "1", "CLAUDECODE": "1"}),
+    ("copilot", {"COPILOT_MODEL": "gpt-5"}),
+    ("cursor", {"CURSOR_EXTENSION_HOST_ROLE": "agent-exec"}),
+    ("codex", {"CODEX_CI": "1"}),
+]
+
+
+@pytest.mark.parametrize(("coder", "env"), TABLE_ENV)
+def test_agents_of_the_detect_agent_table_are_detected(
+    coder: str, env: dict[str, str], isolated: dict[str, Path]
+) -> None:
+    found = detect(env=env, where=isolated)
+    assert (found.coder, found.source) == (coder, "environment")
+    assert any(f"environment variable {name}=" in found.signal for name in env)
+
+
+@pytest.mark.parametrize(("coder", "env"), TABLE_ENV)
+def test_detect_agent_itself_agrees(
+    coder: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from detect_agent import determine_agent
+
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = determine_agent()
+    assert result["is_agent"]
+    assert result["agent"] is not None
+    names = {
+        "claude-code": {"claude_code", "cowork"}, "copilot": {"github-copilot"},
+        "cursor": {"cursor-cli"}, "codex": {"codex_cli"}, "opencode": {"open_code"},
+    }  # fmt: skip
+    assert result["agent"]["name"] in names.get(coder, {coder})
+
+
+def test_the_devin_marker_file_counts() -> None:
+    from tta_dev_integrations.llm.agent_signals import agent_rules, match_rule
+
+    (devin,) = [rule for rule in agent_rules() if rule.coder == "devin"]
+    assert match_rule(devin.condition, {}, path_exists=lambda p: p == "/opt/.devin") == (
+        "file /opt/.devin"
+    )
+    assert match_rule(devin.condition, {}, path_exists=lambda p: False) is None
+
+
+def test_unknown_condition_types_and_bad_patterns_are_false() -> None:
+    from tta_dev_integrations.llm.agent_signals import match_rule
+
+    assert match_rule({"type": "process_named", "name": "x"}, {"x": "1"}) is None
+    assert match_rule({"type": "env_matches", "name": "X", "pattern": "("}, {"X": "a"}) is None
+    assert match_rule({"type": "allOf", "conditions": []}, {}) is None
+
+
+def test_without_the_table_tta_own_variables_still_work(
+    monkeypatch: pytest.MonkeyPatch, isolated: dict[str, Path]
+) -> None:
+    from tta_dev_integrations.llm import agent_signals
+
+    monkeypatch.setattr(agent_signals, "_table", lambda: ())
+    agent_signals.agent_rules.cache_clear()
+    try:
+        assert detect(env={"CLAUDECODE": "1"}, where=isolated).coder == "claude-code"
+        assert detect(env={"GOOSE_PROVIDER": "x"}, where=isolated).coder == "none"
+    finally:
+        monkeypatch.undo()
+        agent_signals.agent_rules.cache_clear()

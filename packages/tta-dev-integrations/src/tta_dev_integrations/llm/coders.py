@@ -4,9 +4,11 @@
 every signal are in ``docs/guides/CODER_DETECTION.md``):
 
 1. **explicit**: a ``coder=`` value other than ``"auto"``, then ``TTA_CODER``;
-2. **agent environment variables** that an assistant sets in the shells it spawns
-   (``CLAUDECODE``, ``CODEX_SANDBOX``, ``GEMINI_CLI``, ``COPILOT_CLI``, ``AUGMENT_AGENT``,
-   ``CURSOR_AGENT``, ``CLINE_ACTIVE``, ... and the generic ``AI_AGENT``);
+2. **agent environment variables** that an assistant sets in the shells it spawns, from
+   the table the ``detect-agent`` package maintains (about twenty agents: ``CLAUDECODE``,
+   ``CODEX_SANDBOX``, ``GEMINI_CLI``, ``CURSOR_AGENT``, ``CLINE_ACTIVE``, ``GOOSE_PROVIDER``,
+   ...) plus a few of TTA.dev's own (``COPILOT_CLI``, ...), and the generic ``AI_AGENT``
+   (see :mod:`tta_dev_integrations.llm.agent_signals`);
 3. **ancestor process names** (``claude``, ``codex``, ``gemini``, ``aider``, ...), read
    from ``/proc`` on Linux, at most 16 levels up; elsewhere this step finds nothing;
 4. **IDE terminal variables** (``CURSOR_TRACE_ID``, ``TERM_PROGRAM=windsurf``): weak, they
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tta_dev_integrations.llm.agent_signals import agent_rules, match_rule
+
 __all__ = ["CODERS", "CoderDefaults", "CoderDetection", "coder_defaults", "detect_coder"]
 
 CODERS: tuple[str, ...] = (
@@ -42,6 +46,18 @@ CODERS: tuple[str, ...] = (
     "gemini-cli",
     "aider",
     "windsurf",
+    # Agents detect-agent's table knows; no defaults of their own yet.
+    "kimi",
+    "grok",
+    "antigravity",
+    "opencode",
+    "goose",
+    "junie",
+    "pi",
+    "kiro",
+    "openclaw",
+    "replit",
+    "devin",
     "none",
 )
 
@@ -53,23 +69,6 @@ _FALSE_VALUES = frozenset({"", "0", "false", "no", "off"})
 _MAX_PROCESS_DEPTH = 16
 _MAX_DIRECTORY_DEPTH = 64
 _MAX_SHOWN_VALUE = 40
-
-# Variables an assistant sets in the environment of the commands it runs. Terminal agents
-# come before IDE agents: a terminal agent is often started from an IDE's terminal and
-# inherits that IDE's variables, rarely the reverse.
-_AGENT_VARIABLES: tuple[tuple[str, str], ...] = (
-    ("CLAUDECODE", "claude-code"),
-    ("CLAUDE_CODE_CHILD_SESSION", "claude-code"),
-    ("CODEX_SANDBOX", "codex"),
-    ("CODEX_SANDBOX_NETWORK_DISABLED", "codex"),
-    ("CODEX_THREAD_ID", "codex"),
-    ("GEMINI_CLI", "gemini-cli"),
-    ("COPILOT_CLI", "copilot"),
-    ("COPILOT_AGENT_SESSION_ID", "copilot"),
-    ("AUGMENT_AGENT", "augment"),
-    ("CURSOR_AGENT", "cursor"),
-    ("CLINE_ACTIVE", "cline"),
-)
 
 # Words of the generic AI_AGENT value (``claude-code_2.1.120_agent``, ``github-copilot``)
 # that name an assistant.
@@ -84,6 +83,16 @@ _AI_AGENT_WORDS: Mapping[str, str] = {
     "gemini": "gemini-cli",
     "aider": "aider",
     "windsurf": "windsurf",
+    "kimi": "kimi",
+    "grok": "grok",
+    "antigravity": "antigravity",
+    "opencode": "opencode",
+    "goose": "goose",
+    "junie": "junie",
+    "kiro": "kiro",
+    "openclaw": "openclaw",
+    "replit": "replit",
+    "devin": "devin",
 }
 
 # Variables of an IDE's integrated terminal: (variable, required value or None, coder).
@@ -104,6 +113,10 @@ _PROCESS_NAMES: Mapping[str, str] = {
     "cursor": "cursor",
     "cursor-agent": "cursor",
     "windsurf": "windsurf",
+    "opencode": "opencode",
+    "goose": "goose",
+    "kimi": "kimi",
+    "openclaw": "openclaw",
 }
 
 # Interpreters whose first non-option argument is the program actually running.
@@ -241,12 +254,12 @@ def _shown(value: str) -> str:
 
 
 def _from_agent_variables(env: Mapping[str, str]) -> CoderDetection | None:
-    for variable, coder in _AGENT_VARIABLES:
-        value = env.get(variable)
-        if value is not None and _is_set(value):
-            return CoderDetection(
-                coder, f"environment variable {variable}={_shown(value)}", "environment"
-            )
+    for rule in agent_rules():
+        if rule.weak:
+            break  # the weak ones come last: IDE terminals, tried after process names
+        signal = match_rule(rule.condition, env)
+        if signal is not None:
+            return CoderDetection(rule.coder, signal, "environment")
     generic = env.get("AI_AGENT")
     if generic is not None and _is_set(generic):
         words = "".join(c if c.isalnum() else " " for c in generic.lower()).split()
@@ -261,6 +274,10 @@ def _from_agent_variables(env: Mapping[str, str]) -> CoderDetection | None:
 
 
 def _from_ide_variables(env: Mapping[str, str]) -> CoderDetection | None:
+    for rule in agent_rules():
+        signal = match_rule(rule.condition, env) if rule.weak else None
+        if signal is not None:
+            return CoderDetection(rule.coder, f"{signal} (IDE terminal, weak)", "environment")
     for variable, wanted, coder in _IDE_VARIABLES:
         value = env.get(variable)
         if value is None or not _is_set(value):
