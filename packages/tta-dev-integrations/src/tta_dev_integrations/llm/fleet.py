@@ -142,13 +142,19 @@ class FleetLimits:
         max_wait_seconds: float = 10.0,
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
+        local_share: float = 1.0,
     ) -> None:
         from tta_dev_primitives.fleet import RedisBreakerStore, RedisRateLimitBackend
 
+        if not 0 < local_share <= 1:
+            raise ValueError(
+                f"local_share (TTA_RATE_LIMIT_LOCAL_SHARE) must be in (0, 1], got {local_share!r}"
+            )
         self.link = link
         self.max_wait_seconds = max_wait_seconds
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
+        self.local_share = local_share
         self.rate_backend = RedisRateLimitBackend(link, namespace="llm-rate")
         self.breaker_store = RedisBreakerStore(link, namespace="llm-breaker")
         self._limiters: dict[str, WorkflowPrimitive[_Call, Reply]] = {}
@@ -158,14 +164,17 @@ class FleetLimits:
         """Limits on ``$TTA_REDIS_URL``, or None when it is not set.
 
         Also read: ``TTA_REDIS_PREFIX`` (default "tta"), ``TTA_REDIS_TIMEOUT_SECONDS``
-        (0.25: the most a call waits for Redis), ``TTA_RATE_LIMIT_MAX_WAIT_SECONDS``,
+        (1: the most a Redis operation may take; an LLM call takes longer, and a busy
+        Redis answering late must not make the workers fall back to local limits),
+        ``TTA_RATE_LIMIT_MAX_WAIT_SECONDS``, ``TTA_RATE_LIMIT_LOCAL_SHARE`` (each worker's
+        share of a limit while Redis is unreachable, default 1: set 1/workers),
         ``TTA_BREAKER_FAILURES`` and ``TTA_BREAKER_RESET_SECONDS``.
         """
         from tta_dev_primitives.fleet import RedisLink
 
         link = RedisLink.from_env(
             prefix=os.environ.get("TTA_REDIS_PREFIX", "tta") or "tta",
-            timeout_seconds=_env_number("TTA_REDIS_TIMEOUT_SECONDS", 0.25),
+            timeout_seconds=_env_number("TTA_REDIS_TIMEOUT_SECONDS", 1.0),
         )
         if link is None:
             return None
@@ -174,6 +183,7 @@ class FleetLimits:
             max_wait_seconds=_env_number(MAX_WAIT_VARIABLE, 10.0),
             failure_threshold=int(_env_number("TTA_BREAKER_FAILURES", 5, whole=True)),
             reset_timeout=_env_number("TTA_BREAKER_RESET_SECONDS", 30.0),
+            local_share=_env_number("TTA_RATE_LIMIT_LOCAL_SHARE", 1.0),
         )
 
     def _limiter(self, info: ModelInfo) -> WorkflowPrimitive[_Call, Reply]:
@@ -187,6 +197,7 @@ class FleetLimits:
                 backend=self.rate_backend,
                 max_wait_seconds=self.max_wait_seconds,
                 pause_on=RateLimitError,
+                local_share=self.local_share,
                 name=f"ratelimit({info.alias})",
             )
             limiter = CircuitBreakerPrimitive(
