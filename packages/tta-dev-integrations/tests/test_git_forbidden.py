@@ -426,6 +426,12 @@ async def test_forbidden_operation_is_not_carried_out(case: Forbidden, tmp_path:
 
     message = str(caught.value)
     assert caught.value.hint, f"{case.id}: the error says how to get out: {message}"
+    if isinstance(caught.value, SecretsFoundError):
+        # Refused, and not left staged for the next plain `git commit` to take.
+        flagged = {finding.path for finding in caught.value.findings}
+        assert caught.value.unstaged == tuple(sorted(flagged))
+        assert not flagged & set(clone.git("diff", "--cached", "--name-only").splitlines())
+        assert "unstaged" in message
     if case.hidden is not None:
         assert case.hidden not in message
         assert case.hidden not in repr(caught.value)
@@ -445,3 +451,25 @@ def test_readme_reports_the_battery() -> None:
     """Fails until the lead merges /tmp/readme-git.md into the package README."""
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert f"{len(FORBIDDEN)} forbidden operations tried, 0 carried out" in readme
+
+
+async def test_a_refused_secret_is_unstaged_and_the_work_tree_and_other_files_kept(
+    tmp_path: Path,
+) -> None:
+    clone = make_clone(tmp_path, hook=True)
+    clone.git("switch", "-q", "-c", "agent/work")
+    clone.write("src/app.py", "def main():\n    return 3\n")  # tracked, changed, clean
+    leaked = f'KEY_ID = "{AWS_KEY}"\n'
+    clone.write("src/client.py", leaked)  # new, with a key
+    clone.git("add", "--", "src/app.py", "src/client.py")
+
+    with pytest.raises(SecretsFoundError) as caught:
+        await GitCommitPrimitive(clone.work).execute(None, ctx())
+
+    assert caught.value.unstaged == ("src/client.py",)
+    assert clone.git("diff", "--cached", "--name-only").splitlines() == ["src/app.py"]
+    assert (clone.work / "src/client.py").read_text() == leaked  # the work tree untouched
+    assert "?? src/client.py" in clone.git("status", "--porcelain").splitlines()
+    # The plain git commit a user might run next cannot take the key any more.
+    clone.git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x")
+    assert AWS_KEY not in clone.git("show", "HEAD")

@@ -8,16 +8,19 @@ from pathlib import Path
 
 from tta_dev_integrations.git.branch import TaskBranch
 from tta_dev_integrations.git.errors import (
+    GitError,
     NothingToCommitError,
     ProtectedBranchError,
     RepositoryStateError,
+    SecretFinding,
     SecretsFoundError,
 )
 from tta_dev_integrations.git.message import MessageWriter, draft_message, write_message
 from tta_dev_integrations.git.policy import GitPolicy
 from tta_dev_integrations.git.repo import GitPrimitive
+from tta_dev_integrations.git.runner import GitRunner
 from tta_dev_integrations.git.secret_scan import scan_staged
-from tta_dev_integrations.git.staging import stage_task_changes
+from tta_dev_integrations.git.staging import stage_task_changes, unstage
 from tta_dev_integrations.git.state import ensure_workable
 from tta_dev_primitives import WorkflowContext
 
@@ -135,7 +138,7 @@ class GitCommitPrimitive(GitPrimitive[CommitInput, CommitResult]):
                 )
             findings = await scan_staged(runner, staging.files)
             if findings:
-                raise SecretsFoundError(findings)
+                raise await _refuse_secrets(runner, findings)
             message = request.message
             if not message or not message.strip():
                 diff = ""
@@ -156,3 +159,17 @@ class GitCommitPrimitive(GitPrimitive[CommitInput, CommitResult]):
             repo=state.root,
             task=request.task,
         )
+
+
+async def _refuse_secrets(runner: GitRunner, findings: list[SecretFinding]) -> SecretsFoundError:
+    """The refusal, after taking the flagged files out of the index.
+
+    Left staged, a secret would go into the next plain ``git commit``; the work tree
+    keeps the file as it is, so nothing the user wrote is lost.
+    """
+    flagged = sorted({finding.path for finding in findings})
+    try:
+        await unstage(runner, flagged)
+    except GitError:
+        return SecretsFoundError(findings)  # its hint says how to unstage by hand
+    return SecretsFoundError(findings, unstaged=flagged)

@@ -133,17 +133,29 @@ class SecretFinding:
 class SecretsFoundError(GitError):
     """The staged diff holds something the secret scanner recognises."""
 
-    def __init__(self, findings: Sequence[SecretFinding]) -> None:
+    def __init__(self, findings: Sequence[SecretFinding], *, unstaged: Sequence[str] = ()) -> None:
         self.findings = tuple(findings)
+        #: The flagged files taken out of the index (their work-tree copies untouched),
+        #: so that a plain ``git commit`` right after cannot commit the secret.
+        self.unstaged = tuple(unstaged)
         listed = ", ".join(str(finding) for finding in self.findings)
-        super().__init__(
+        message = (
             f"refusing to commit: the staged changes hold {len(self.findings)} possible "
-            f"secret(s): {listed}",
-            hint=(
-                "move the value to the environment or the secrets loader and restage; "
-                "if it is a false positive, end the line with `# pragma: allowlist secret`"
-            ),
+            f"secret(s): {listed}"
         )
+        if self.unstaged:
+            message += (
+                f"; unstaged {', '.join(self.unstaged)} so that no later commit takes it "
+                "(the files themselves are unchanged)"
+            )
+        restage = "stage it again" if self.unstaged else "restage"
+        hint = (
+            f"move the value to the environment or the secrets loader and {restage}; "
+            "if it is a false positive, end the line with `# pragma: allowlist secret`"
+        )
+        if not self.unstaged:
+            hint += "; `git restore --staged <file>` takes a file out of the index"
+        super().__init__(message, hint=hint)
 
 
 class NothingToCommitError(GitError):

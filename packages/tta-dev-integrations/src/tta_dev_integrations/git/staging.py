@@ -9,7 +9,15 @@ from tta_dev_integrations.git.errors import SecretFileError
 from tta_dev_integrations.git.policy import GitPolicy
 from tta_dev_integrations.git.runner import GitRunner
 
-__all__ = ["Change", "StagedFile", "Staging", "read_changes", "stage_task_changes", "staged_files"]
+__all__ = [
+    "Change",
+    "StagedFile",
+    "Staging",
+    "read_changes",
+    "stage_task_changes",
+    "staged_files",
+    "unstage",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,19 @@ async def stage_task_changes(
                 stdin="\0".join(to_add),
             )  # fmt: skip
     return Staging(files=tuple(await staged_files(runner)), skipped=tuple(skipped))
+
+
+async def unstage(runner: GitRunner, paths: Sequence[str]) -> None:
+    """Take ``paths`` out of the index, back to HEAD's version; the work tree is untouched.
+
+    A file new since HEAD becomes untracked again.
+    """
+    if paths:
+        await runner.run(
+            "--literal-pathspecs", "restore", "--staged", "--pathspec-from-file=-",
+            "--pathspec-file-nul",
+            stdin="\0".join(paths),
+        )  # fmt: skip
 
 
 async def staged_files(runner: GitRunner) -> list[StagedFile]:
