@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,12 +114,17 @@ def tamper_payload(token: str, **changes: Any) -> str:
 
 
 class JWKSServer:
-    """A JWKS endpoint on 127.0.0.1 serving ``self.keys``; counts requests."""
+    """A JWKS endpoint on 127.0.0.1 serving ``self.keys``; counts requests.
+
+    With ``trickle`` set (seconds), the body is sent one byte at a time with that
+    pause between bytes: every read succeeds, and the whole answer takes minutes.
+    """
 
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
         self.status = 200
         self.requests = 0
+        self.trickle: float | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -126,13 +132,22 @@ class JWKSServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests += 1
-                    status, keys = server.status, server.keys
+                    status, keys, trickle = server.status, server.keys, server.trickle
                 body = json.dumps({"keys": keys}).encode() if status == 200 else b"oops"
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if trickle is None:
+                    self.wfile.write(body)
+                    return
+                try:
+                    for at in range(len(body)):
+                        self.wfile.write(body[at : at + 1])
+                        self.wfile.flush()
+                        time.sleep(trickle)
+                except OSError:
+                    pass  # the client gave up, as it should
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.algorithms import RSAAlgorithm
 
 from auth_jwks_server import (
@@ -31,11 +32,14 @@ from auth_jwks_server import (
 from tta_dev_integrations.auth import (
     AlgorithmNotAllowedError,
     AudienceMismatchError,
+    Auth0Primitive,
     AuthError,
     ClerkPrimitive,
     ForbiddenHeaderError,
     IssuerMismatchError,
+    JWKSKeySet,
     JWTPrimitive,
+    KeySetUnavailableError,
     MissingClaimError,
     SignatureInvalidError,
     TokenExpiredError,
@@ -50,11 +54,14 @@ from tta_dev_primitives import WorkflowPrimitive
 ISSUER = "https://tenant.example.com/"
 AUDIENCE = "https://api.example.com"
 CLERK_PARTY = "https://app.example.com"
+CLIENT = "spa-client-id"
+RIVAL = "rival-client-id"  # another application of the same tenant
 GOOD = {"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE, "exp": NOW + 300, "iat": NOW}
 
 LEGIT = rsa_pair("legit-1")
 ATTACKER = rsa_pair("legit-1")  # same kid as the real key, different key
 ATTACKER_EC = ec_pair("ec-1")
+LEGIT_DER = LEGIT.public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -68,13 +75,17 @@ class Kit:
     mixed_pem: JWTPrimitive  # HS256 and RS256 allowed, the RSA public key as PEM
     mixed_jwks: JWTPrimitive  # HS256 and RS256 allowed, keys from the JWKS server
     clerk: ClerkPrimitive
+    parties: JWTPrimitive  # RS256 from the JWKS server, only tokens for CLIENT
+    auth0: Auth0Primitive  # the tenant's verifier, only tokens for CLIENT
+    trickling: JWTPrimitive  # keys from a server that sends one byte at a time
 
 
 @pytest.fixture
 def kit() -> Iterator[Kit]:
-    server, decoy = JWKSServer(), JWKSServer()
+    server, decoy, slow = JWKSServer(), JWKSServer(), JWKSServer()
     server.keys = [LEGIT.jwk()]
     decoy.keys = [ATTACKER.jwk()]
+    slow.keys, slow.trickle = [LEGIT.jwk()], 0.05
     clock = FakeClock()
     common: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "clock": clock}
     try:
@@ -87,10 +98,24 @@ def kit() -> Iterator[Kit]:
             ),
             mixed_jwks=JWTPrimitive(algorithms=["HS256", "RS256"], jwks_url=server.url, **common),
             clerk=ClerkPrimitive(server.base_url, authorized_parties=[CLERK_PARTY], clock=clock),
+            parties=JWTPrimitive(
+                algorithms=["RS256"], jwks_url=server.url, authorized_parties=[CLIENT], **common
+            ),
+            auth0=Auth0Primitive(
+                "tenant.example.com",
+                AUDIENCE,
+                jwks_url=server.url,
+                authorized_parties=[CLIENT],
+                clock=clock,
+            ),
+            trickling=JWTPrimitive(
+                algorithms=["RS256"], key_set=JWKSKeySet(slow.url, timeout=0.3), **common
+            ),
         )
     finally:
         server.stop()
         decoy.stop()
+        slow.stop()
 
 
 def signed(pair: KeyPair, **changes: Any) -> str:
@@ -321,6 +346,60 @@ CASES: list[tuple[str, Forge, type[AuthError]]] = [
         lambda k: (k.clerk, LEGIT.sign(clerk_claims(iss=k.server.base_url))),
         UnauthorizedPartyError,
     ),
+    ("azp-another-client", lambda k: (k.parties, signed(LEGIT, azp=RIVAL)), UnauthorizedPartyError),
+    ("azp-missing", lambda k: (k.parties, signed(LEGIT)), UnauthorizedPartyError),
+    ("azp-a-list", lambda k: (k.parties, signed(LEGIT, azp=[CLIENT])), TokenMalformedError),
+    (
+        "auth0-azp-another-client",
+        lambda k: (k.auth0, signed(LEGIT, azp=RIVAL)),
+        UnauthorizedPartyError,
+    ),
+    (
+        "auth0-client-id-another-client",
+        lambda k: (k.auth0, signed(LEGIT, client_id=RIVAL)),
+        UnauthorizedPartyError,
+    ),
+    ("auth0-azp-missing", lambda k: (k.auth0, signed(LEGIT)), UnauthorizedPartyError),
+    (
+        "auth0-azp-an-object",
+        lambda k: (k.auth0, signed(LEGIT, azp={"id": CLIENT})),
+        TokenMalformedError,
+    ),
+    *[
+        (
+            f"clerk-azp-{label}",
+            lambda k, azp=azp: (k.clerk, LEGIT.sign(clerk_claims(iss=k.server.base_url, azp=azp))),
+            TokenMalformedError,
+        )
+        for label, azp in [
+            ("a-list", [CLERK_PARTY]),
+            ("an-object", {"origin": CLERK_PARTY}),
+            ("a-number", 1),
+            ("true", True),
+        ]
+    ],
+    (
+        "iss-a-list",
+        lambda k: (k.jwks, raw_rs256(HEADER_RS, _good_json(iss=json.dumps([ISSUER])))),
+        TokenMalformedError,
+    ),
+    (
+        "sub-an-object",
+        lambda k: (k.jwks, signed(LEGIT, sub={"id": "user-1"})),
+        TokenMalformedError,
+    ),
+    ("aud-an-object", lambda k: (k.jwks, signed(LEGIT, aud={"a": AUDIENCE})), TokenMalformedError),
+    (
+        "hs256-with-rsa-public-der-against-pem",
+        lambda k: (k.mixed_pem, forge_hmac({"alg": "HS256"}, GOOD, LEGIT_DER)),
+        AlgorithmNotAllowedError,
+    ),
+    (
+        "hs256-with-rsa-public-der-and-kid-against-jwks",
+        lambda k: (k.mixed_jwks, forge_hmac({"alg": "HS256", "kid": "legit-1"}, GOOD, LEGIT_DER)),
+        AlgorithmNotAllowedError,
+    ),
+    ("trickling-jwks", lambda k: (k.trickling, signed(LEGIT)), KeySetUnavailableError),
     (
         "clerk-cookie-expired",
         lambda k: (

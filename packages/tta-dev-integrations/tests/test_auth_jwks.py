@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,6 +39,14 @@ KEY_C = rsa_pair("key-c")
 @pytest.fixture
 def jwks_server() -> Iterator[JWKSServer]:
     yield from serve_jwks()
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for a background refresh to have done what ``condition`` checks."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.01)
 
 
 def verifier(server: JWKSServer, **kwargs: Any) -> tuple[JWTPrimitive, FakeClock]:
@@ -121,9 +129,9 @@ async def test_an_outage_keeps_verifying_with_cached_keys(jwks_server: JWKSServe
     assert (await auth.verify(token)).subject == "user-1"
 
     jwks_server.status = 500
-    mono.now += 601  # the cache is stale: a refresh is tried and fails
+    mono.now += 601  # the cache is stale: a refresh is tried in the background and fails
     assert (await auth.verify(token)).subject == "user-1"
-    assert jwks_server.requests == 2
+    await until(lambda: jwks_server.requests == 2)
     mono.now += 31
     with pytest.raises(UnknownKeyError):  # an unknown kid during the outage
         await auth.verify(KEY_B.sign(CLAIMS))
@@ -251,3 +259,55 @@ def test_repr_names_the_url_only() -> None:
     key_set = JWKSKeySet("https://tenant.example.com/.well-known/jwks.json")
     assert repr(key_set).startswith("JWKSKeySet(url='https://tenant.example.com/")
     assert json.dumps(repr(key_set))
+
+
+async def test_a_trickling_server_is_cut_off_at_the_deadline(jwks_server: JWKSServer) -> None:
+    jwks_server.keys = [KEY_A.jwk()]
+    jwks_server.trickle = 0.05  # every read succeeds; the whole answer takes over a minute
+    auth, _ = verifier(jwks_server, timeout=0.5)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(KeySetUnavailableError, match=r"did not finish within 0\.5 s"):
+        await auth.verify(KEY_A.sign(CLAIMS))
+    assert asyncio.get_running_loop().time() - started < 2.0
+
+
+async def test_a_stale_set_serves_while_the_refresh_runs_in_the_background(
+    jwks_server: JWKSServer,
+) -> None:
+    jwks_server.keys = [KEY_A.jwk()]
+    auth, mono = verifier(jwks_server, timeout=1.0, max_age=600)
+    token = KEY_A.sign(CLAIMS)
+    assert (await auth.verify(token)).subject == "user-1"
+    jwks_server.trickle = 0.05  # the endpoint is now too slow to answer
+    mono.now += 601
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(20):
+        assert (await auth.verify(token)).subject == "user-1"
+    assert loop.time() - started < 0.5  # nobody waited on the fetch
+    await until(lambda: jwks_server.requests == 2)  # one refresh, in the background
+    await asyncio.sleep(1.2)  # past its deadline: it failed, and the keys stay
+    assert (await auth.verify(token)).subject == "user-1"
+    assert jwks_server.requests == 2
+
+
+async def test_a_background_refresh_picks_up_the_new_set(jwks_server: JWKSServer) -> None:
+    jwks_server.keys = [KEY_A.jwk()]
+    auth, mono = verifier(jwks_server, max_age=600)
+    assert (await auth.verify(KEY_A.sign(CLAIMS))).subject == "user-1"
+    jwks_server.keys = [KEY_B.jwk()]  # key-a was withdrawn
+    mono.now += 601
+    assert (await auth.verify(KEY_A.sign(CLAIMS))).subject == "user-1"  # stale, still served
+    await until(lambda: jwks_server.requests == 2)
+    await asyncio.sleep(0.05)
+    with pytest.raises(UnknownKeyError):
+        await auth.verify(KEY_A.sign(CLAIMS))
+    assert (await auth.verify(KEY_B.sign(CLAIMS))).subject == "user-1"
+
+
+def test_the_repr_shows_no_credentials_of_the_url() -> None:
+    key_set = JWKSKeySet("https://user:hunter2-password@idp.example.com/.well-known/jwks.json")
+    shown = repr(key_set)
+    assert "hunter2" not in shown
+    assert "user" not in shown
+    assert "https://idp.example.com/.well-known/jwks.json" in shown

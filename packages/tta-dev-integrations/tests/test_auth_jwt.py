@@ -300,7 +300,7 @@ async def test_concurrent_verifications_share_one_primitive() -> None:
         ({"algorithms": ["RS512"]}, "unsupported algorithm"),
         ({"algorithms": ["HS256"], "secret": "short"}, "needs at least 32"),
         ({"algorithms": ["HS512"], "secret": "x" * 40}, "needs at least 64"),
-        ({"algorithms": ["HS256"], "secret": RSA.public_pem}, "looks like a PEM"),
+        ({"algorithms": ["HS256"], "secret": RSA.public_pem}, "is an asymmetric key"),
         ({"algorithms": ["HS256"], "secret": SECRET, "public_key": RSA.public_pem}, "only one"),
         ({"algorithms": ["RS256"]}, "no key to verify with"),
         (

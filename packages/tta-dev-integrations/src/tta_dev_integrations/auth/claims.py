@@ -1,4 +1,4 @@
-"""Checks on a verified payload: time claims, issuer, audience, scopes.
+"""Checks on a verified payload: time claims, issuer, audience, authorized party, scopes.
 
 Time is injected (``now``), so the boundaries are exact and testable:
 
@@ -6,6 +6,14 @@ Time is injected (``now``), so the boundaries are exact and testable:
   (RFC 7519 4.1.4: the current time must be *before* ``exp``);
 * ``nbf``: valid once ``now >= nbf - leeway`` (4.1.5: *after or equal to* ``nbf``);
 * ``iat``: a token issued more than ``leeway`` seconds in the future is not yet valid.
+
+Every claim's type is checked before its value is used: a signed token with a list
+where a string belongs is a :class:`TokenMalformedError`, never a ``TypeError``.
+
+The authorized party (``azp``, OpenID Connect Core 2): with ``authorized_parties``
+set, a present ``azp`` that is not listed is refused (:class:`UnauthorizedPartyError`),
+and so is a token without one unless ``allow_missing_azp`` is set: a list of parties
+means "only tokens minted for these", which a token naming no party cannot show.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from tta_dev_integrations.auth.errors import (
     TokenExpiredError,
     TokenMalformedError,
     TokenNotYetValidError,
+    UnauthorizedPartyError,
 )
 from tta_dev_integrations.auth.principal import scopes_of
 
@@ -39,6 +48,11 @@ class ClaimRules:
     require_exp: bool = True
     required_claims: tuple[str, ...] = ()
     required_scopes: frozenset[str] = frozenset()
+    #: The ``azp`` values accepted; ``None`` checks no party.
+    authorized_parties: frozenset[str] | None = None
+    allow_missing_azp: bool = False
+    #: Where the party is read, first present wins (Auth0's RFC 9068 profile: client_id).
+    party_claims: tuple[str, ...] = ("azp",)
 
 
 def check_claims(claims: Mapping[str, Any], rules: ClaimRules, now: float) -> None:
@@ -54,6 +68,7 @@ def check_claims(claims: Mapping[str, Any], rules: ClaimRules, now: float) -> No
     _check_times(claims, rules, now)
     _check_issuer(claims, rules.issuer)
     _check_audience(claims, rules.audiences)
+    _check_party(claims, rules)
     if rules.required_scopes:
         missing = rules.required_scopes - scopes_of(claims)
         if missing:
@@ -98,6 +113,8 @@ def _check_issuer(claims: Mapping[str, Any], issuer: str | None) -> None:
     token_issuer = claims.get("iss")
     if token_issuer is None:
         raise IssuerMismatchError(f"the token has no iss claim; expected {issuer!r}")
+    if not isinstance(token_issuer, str):
+        raise TokenMalformedError("the token's iss claim is not a string")
     if token_issuer != issuer:
         raise IssuerMismatchError(
             f"the token's iss is not exactly {issuer!r} (compared as whole strings, "
@@ -131,3 +148,26 @@ def _check_audience(claims: Mapping[str, Any], audiences: frozenset[str] | None)
         raise AudienceMismatchError(f"the token has no aud claim; expected one of {expected}")
     if audiences.isdisjoint(token_aud):
         raise AudienceMismatchError(f"the token's aud names none of {expected}")
+
+
+def _check_party(claims: Mapping[str, Any], rules: ClaimRules) -> None:
+    parties = rules.authorized_parties
+    if parties is None:
+        return
+    name = next((n for n in rules.party_claims if claims.get(n) is not None), None)
+    if name is None:
+        if rules.allow_missing_azp:
+            return
+        raise UnauthorizedPartyError(
+            f"the token has no {' or '.join(rules.party_claims)} claim, so the client it was "
+            "minted for cannot be checked against authorized_parties; pass "
+            "allow_missing_azp=True to accept such tokens"
+        )
+    party = claims[name]
+    if not isinstance(party, str):
+        raise TokenMalformedError(f"the token's {name} claim is not a string")
+    if party not in parties:
+        raise UnauthorizedPartyError(
+            f"the token's {name} is not one of the authorized parties {sorted(parties)}; "
+            "add the client to authorized_parties= if it should be let in"
+        )

@@ -15,15 +15,16 @@ guide (e.g. native apps, whose tokens carry no origin).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from tta_dev_integrations.auth.errors import UnauthorizedPartyError
 from tta_dev_integrations.auth.headers import TokenInput
 from tta_dev_integrations.auth.jwks import check_key_url
 from tta_dev_integrations.auth.jwt import JWTPrimitive
 from tta_dev_integrations.auth.principal import Principal
+from tta_dev_integrations.auth.token import KID_PATTERN
 from tta_dev_primitives import WorkflowContext, WorkflowPrimitive
 
 __all__ = ["ClerkPrimitive"]
@@ -55,6 +56,7 @@ class ClerkPrimitive(WorkflowPrimitive[TokenInput, Principal]):
         allow_missing_azp: bool = False,
         audience: str | Sequence[str] | None = None,
         leeway: float = 5.0,
+        kid_pattern: str | re.Pattern[str] = KID_PATTERN,
         jwks_url: str | None = None,
         jwks_cooldown: float = 30.0,
         jwks_max_age: float = 600.0,
@@ -66,17 +68,11 @@ class ClerkPrimitive(WorkflowPrimitive[TokenInput, Principal]):
             raise ValueError(
                 "pass frontend_api_url= (Clerk dashboard > API keys) or pem_public_key="
             )
-        if isinstance(authorized_parties, str):
-            raise TypeError("authorized_parties= takes a list of origins, not a str")
         issuer = None
         if frontend_api_url is not None:
             issuer = check_key_url(frontend_api_url.rstrip("/"), "frontend_api_url")
         if pem_public_key is None and jwks_url is None:
             jwks_url = f"{issuer}/.well-known/jwks.json"
-        self.authorized_parties = (
-            frozenset(authorized_parties) if authorized_parties is not None else None
-        )
-        self.allow_missing_azp = allow_missing_azp
         self.verifier = JWTPrimitive(
             algorithms=["RS256"],
             public_key=pem_public_key,
@@ -84,12 +80,17 @@ class ClerkPrimitive(WorkflowPrimitive[TokenInput, Principal]):
             issuer=issuer,
             audience=audience,
             leeway=leeway,
+            authorized_parties=authorized_parties,
+            allow_missing_azp=allow_missing_azp,
+            kid_pattern=kid_pattern,
             cookie_name=SESSION_COOKIE,
             jwks_cooldown=jwks_cooldown,
             jwks_max_age=jwks_max_age,
             http_client=http_client,
             clock=clock,
         )
+        self.authorized_parties = self.verifier.rules.authorized_parties
+        self.allow_missing_azp = allow_missing_azp
         self.name = name or ""
 
     async def _execute_impl(self, input_data: TokenInput, context: WorkflowContext) -> Principal:
@@ -97,19 +98,4 @@ class ClerkPrimitive(WorkflowPrimitive[TokenInput, Principal]):
 
     async def verify(self, token_or_headers: TokenInput) -> Principal:
         """The principal of a valid Clerk session token; one :class:`AuthError` otherwise."""
-        principal = await self.verifier.verify(token_or_headers)
-        if self.authorized_parties is not None:
-            azp = principal.claims.get("azp")
-            if azp is None:
-                if not self.allow_missing_azp:
-                    raise UnauthorizedPartyError(
-                        "the token has no azp claim, so its origin cannot be checked against "
-                        "authorized_parties; pass allow_missing_azp=True to accept such tokens"
-                    )
-            elif azp not in self.authorized_parties:
-                raise UnauthorizedPartyError(
-                    "the token's azp is not one of the authorized parties "
-                    f"{sorted(self.authorized_parties)}; add the app's origin to "
-                    "authorized_parties="
-                )
-        return principal
+        return await self.verifier.verify(token_or_headers)

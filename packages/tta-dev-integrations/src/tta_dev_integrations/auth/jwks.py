@@ -7,8 +7,12 @@ Rules, in order of importance:
   against the identity provider (concurrent callers share the one fetch);
 * an unknown ``kid`` triggers a refresh (rotation: the new key is picked up), and a
   key dropped from the set stops verifying after the refresh that no longer lists it;
-* the cache is refreshed when older than ``max_age``; a failed fetch keeps the
+* the cache is refreshed when older than ``max_age``, in the background: the stale
+  set keeps serving meanwhile, so no request waits on the fetch (only a token with
+  an unknown ``kid``, or the very first, waits for one); a failed fetch keeps the
   cached keys, so an outage of the endpoint does not stop verification;
+* ``timeout`` is a deadline for the whole fetch, not per read: a server trickling
+  a byte a second is cut off after it, like one sending more than 256 KiB;
 * keys are only ever fetched from the configured URL, never from a token's header.
 """
 
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 
 from tta_dev_integrations.auth.errors import KeySetUnavailableError, UnknownKeyError
 from tta_dev_integrations.auth.keys import VerificationKey, key_from_jwk
+from tta_secrets.redaction import url_without_credentials
 
 __all__ = ["JWKSKeySet", "check_key_url"]
 
@@ -87,9 +92,13 @@ class JWKSKeySet:
         self._last_error = ""
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._background: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"JWKSKeySet(url={self.url!r}, cooldown={self.cooldown}, max_age={self.max_age})"
+        return (
+            f"JWKSKeySet(url={self._safe_url()!r}, cooldown={self.cooldown}, "
+            f"max_age={self.max_age})"
+        )
 
     async def candidates(self, key_id: str | None) -> Sequence[VerificationKey]:
         """The published keys for ``key_id`` (all keys when the token has no ``kid``)."""
@@ -111,8 +120,10 @@ class JWKSKeySet:
         await self._refresh()
 
     async def _current_keys(self) -> tuple[VerificationKey, ...]:
-        if self._keys is None or self._clock() - self._fetched_at >= self.max_age:
+        if self._keys is None:
             await self._refresh()
+        elif self._clock() - self._fetched_at >= self.max_age:
+            self._refresh_in_background()
         if self._keys is None:
             raise KeySetUnavailableError(
                 f"could not fetch the signing keys from {self._safe_url()}: {self._last_error}; "
@@ -120,6 +131,14 @@ class JWKSKeySet:
                 f"{self.cooldown:g} s after the last)"
             )
         return self._keys
+
+    def _refresh_in_background(self) -> None:
+        """Start a refresh that no caller waits for, unless one runs or the cooldown holds."""
+        if self._background is not None and not self._background.done():
+            return
+        if self._last_attempt is not None and self._clock() - self._last_attempt < self.cooldown:
+            return
+        self._background = asyncio.get_running_loop().create_task(self._refresh())
 
     def _get_lock(self) -> asyncio.Lock:
         # asyncio.Lock binds to the loop it first waits on; a primitive may outlive a
@@ -148,11 +167,19 @@ class JWKSKeySet:
     async def _fetch(self) -> tuple[VerificationKey, ...]:
         import httpx  # here: importing the auth package stays light
 
-        if self._client is not None:
-            body = await self._download(self._client)
-        else:
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                body = await self._download(client)
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self._client is not None:
+                    body = await self._download(self._client)
+                else:
+                    async with httpx.AsyncClient(
+                        timeout=self.timeout, follow_redirects=False
+                    ) as client:
+                        body = await self._download(client)
+        except TimeoutError:
+            raise _FetchFailedError(
+                f"the fetch did not finish within {self.timeout:g} s (timeout=)"
+            ) from None
         return _parse_jwks(body)
 
     async def _download(self, client: httpx.AsyncClient) -> bytes:
@@ -176,8 +203,8 @@ class JWKSKeySet:
         return bytes(body)
 
     def _safe_url(self) -> str:
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        parts = urlsplit(url_without_credentials(self.url))
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def _matching(keys: Sequence[VerificationKey], key_id: str | None) -> list[VerificationKey]:

@@ -8,6 +8,7 @@ at most once per cooldown) -> key type fits ``alg`` -> signature -> claims.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,12 @@ from tta_dev_integrations.auth.keys import (
     public_key_from_pem,
 )
 from tta_dev_integrations.auth.principal import Principal, TokenInfo
-from tta_dev_integrations.auth.token import DEFAULT_MAX_TOKEN_BYTES, check_header, load_json_object
+from tta_dev_integrations.auth.token import (
+    DEFAULT_MAX_TOKEN_BYTES,
+    KID_PATTERN,
+    check_header,
+    load_json_object,
+)
 from tta_dev_primitives import WorkflowContext, WorkflowPrimitive
 
 __all__ = ["JWTPrimitive"]
@@ -54,6 +60,15 @@ class JWTPrimitive(WorkflowPrimitive[TokenInput, Principal]):
     ``private_key`` verifies. ``private_key`` (PEM) or ``secret`` signs in
     :meth:`issue`. ``algorithms`` is required: there is no default that accepts
     everything, and ``none`` is refused in any spelling.
+
+    ``authorized_parties`` lists the clients (``azp``) whose tokens are accepted: a
+    token minted for another client of the same issuer is refused, and so is one
+    without ``azp`` unless ``allow_missing_azp=True`` (see :mod:`.claims`).
+    ``kid_pattern`` is what a header's ``kid`` may look like (default
+    :data:`~tta_dev_integrations.auth.token.KID_PATTERN`, no ``/``); AWS Cognito
+    kids hold ``/``, ``+`` and ``=``: pass ``re.compile(r"[A-Za-z0-9+/=._-]{1,128}")``.
+    A ``kid`` is only ever compared with the configured keys' ids, never used as a
+    path or a query, so the pattern guards logs and spans rather than lookups.
 
     Example::
 
@@ -79,6 +94,9 @@ class JWTPrimitive(WorkflowPrimitive[TokenInput, Principal]):
         require_exp: bool = True,
         required_claims: Sequence[str] = (),
         required_scopes: Sequence[str] = (),
+        authorized_parties: Sequence[str] | None = None,
+        allow_missing_azp: bool = False,
+        kid_pattern: str | re.Pattern[str] = KID_PATTERN,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         cookie_name: str | None = None,
         clock: Callable[[], float] = time.time,
@@ -97,7 +115,10 @@ class JWTPrimitive(WorkflowPrimitive[TokenInput, Principal]):
             require_exp=require_exp,
             required_claims=tuple(required_claims),
             required_scopes=frozenset(required_scopes),
+            authorized_parties=_parties(authorized_parties),
+            allow_missing_azp=allow_missing_azp,
         )
+        self.kid_pattern = re.compile(kid_pattern) if isinstance(kid_pattern, str) else kid_pattern
         self.max_token_bytes = max_token_bytes
         self.cookie_name = cookie_name
         self._clock = clock
@@ -145,7 +166,7 @@ class JWTPrimitive(WorkflowPrimitive[TokenInput, Principal]):
     async def verify(self, token_or_headers: TokenInput) -> Principal:
         """The principal of a valid token; one :class:`AuthError` subclass otherwise."""
         token = token_from_input(token_or_headers, cookie_name=self.cookie_name)
-        header = check_header(token, self.algorithms, self.max_token_bytes)
+        header = check_header(token, self.algorithms, self.max_token_bytes, self.kid_pattern)
         algorithm: str = header["alg"]
         key_id: str | None = header.get("kid")
         keys = [key for key in await self.key_set.candidates(key_id) if key.fits(algorithm)]
@@ -213,6 +234,17 @@ def _audiences(audience: str | Sequence[str] | None) -> frozenset[str] | None:
     values = frozenset([audience] if isinstance(audience, str) else audience)
     if not values or not all(isinstance(v, str) and v for v in values):
         raise ValueError("audience= takes a non-empty string or a list of them")
+    return values
+
+
+def _parties(parties: Sequence[str] | None) -> frozenset[str] | None:
+    if parties is None:
+        return None
+    if isinstance(parties, str):
+        raise TypeError("authorized_parties= takes a list of origins or client ids, not a str")
+    values = frozenset(parties)
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise ValueError("authorized_parties= takes a non-empty list of non-empty strings")
     return values
 
 

@@ -8,16 +8,23 @@ public key used as an HMAC secret, whatever the allow-list says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import (
+    load_der_private_key,
+    load_der_public_key,
     load_pem_private_key,
     load_pem_public_key,
 )
+from cryptography.x509 import load_der_x509_certificate
 
 from tta_dev_integrations.auth.errors import UnknownKeyError
 
@@ -51,6 +58,7 @@ SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(_KEY_TYPE)
 #: RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
 _HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 _RSA_MIN_BITS = 2048
+_BASE64 = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
 _PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
 
 
@@ -158,12 +166,11 @@ def hmac_key(
 ) -> VerificationKey:
     """An HMAC key from a shared secret, checked long enough for every HS* allowed."""
     raw = _secret_bytes(secret)
-    stripped = raw.lstrip()
-    looks_like_jwk = stripped.startswith(b"{") and b'"kty"' in stripped
-    if stripped.startswith((b"-----BEGIN", b"ssh-", b"ecdsa-sha2-")) or looks_like_jwk:
+    if _is_asymmetric_key(raw):
         raise ValueError(
-            "secret= looks like a PEM, SSH or JWK key; pass a public key as public_key= "
-            "(an asymmetric key must never serve as an HMAC secret)"
+            "secret= is an asymmetric key (PEM, DER, base64 DER, SSH, JWK or a certificate); "
+            "pass a public key as public_key= (an asymmetric key must never serve as an "
+            "HMAC secret: anyone holding the public key could sign)"
         )
     for name in algorithms:
         needed = _HMAC_MIN_BYTES.get(name)
@@ -174,6 +181,48 @@ def hmac_key(
                 '"import secrets; print(secrets.token_urlsafe(64))"`'
             )
     return VerificationKey("oct", raw, key_id)
+
+
+def _parses_as_der(data: bytes) -> bool:
+    loaders: tuple[Callable[[bytes], object], ...] = (
+        load_der_public_key,
+        lambda der: load_der_private_key(der, password=None),
+        load_der_x509_certificate,
+    )
+    for load in loaders:
+        try:
+            load(data)
+        except TypeError:
+            return True  # an encrypted private key: a key all the same
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+        return True
+    return False
+
+
+def _is_asymmetric_key(raw: bytes) -> bool:
+    """Whether ``raw`` is a public or private key, or a certificate, in any usual encoding."""
+    stripped = raw.strip()
+    if stripped.startswith((b"-----BEGIN", b"ssh-", b"ecdsa-sha2-", b"PuTTY-User-Key")):
+        return True
+    if stripped.startswith(b"{") and b'"kty"' in stripped:
+        return True
+    # DER starts with a SEQUENCE (0x30); asking the parsers settles it.
+    if stripped[:1] == b"\x30" and _parses_as_der(stripped):
+        return True
+    if raw[:1] == b"\x30" and _parses_as_der(raw):
+        return True
+    # The base64 body of a PEM without its armour (MII... for RSA, MFkw... for P-256).
+    compact = b"".join(stripped.split())
+    if len(compact) >= 32 and _BASE64.fullmatch(compact):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                der = decode(compact + b"=" * (-len(compact) % 4))
+            except (binascii.Error, ValueError):
+                continue
+            if der[:1] == b"\x30" and _parses_as_der(der):
+                return True
+    return False
 
 
 def _describe_public(key: object) -> str:

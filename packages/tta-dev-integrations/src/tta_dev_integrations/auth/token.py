@@ -27,7 +27,8 @@ DEFAULT_MAX_TOKEN_BYTES = 8 * 1024
 """Tokens longer than this are refused undecoded (real session tokens are ~1-2 KiB)."""
 
 KID_PATTERN = re.compile(r"[A-Za-z0-9._~+=-]{1,128}")
-"""What a ``kid`` may look like: no slashes, quotes, spaces or other path/SQL characters."""
+"""What a ``kid`` may look like by default: no slashes, quotes, spaces or other path/SQL
+characters. ``JWTPrimitive(kid_pattern=...)`` replaces it (AWS Cognito kids hold ``/``)."""
 
 #: Header parameters that carry or point at a key: the token would choose its own key.
 _KEY_BEARING = ("jwk", "jku", "x5u", "x5c")
@@ -36,7 +37,10 @@ _SIGNATURE = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def check_header(
-    token: str, algorithms: Sequence[str], max_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+    token: str,
+    algorithms: Sequence[str],
+    max_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    kid_pattern: re.Pattern[str] = KID_PATTERN,
 ) -> dict[str, Any]:
     """The token's header, once size, shape, ``alg``, ``kid`` and key parameters pass."""
     if len(token) > max_bytes:
@@ -76,10 +80,13 @@ def check_header(
             f"the token's algorithm is not in this verifier's allow-list {list(algorithms)}"
         )
     kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid)):
-        raise TokenMalformedError(
-            "the token's kid is not 1-128 characters of letters, digits and . _ ~ + = -"
+    if kid is not None and (not isinstance(kid, str) or not kid_pattern.fullmatch(kid)):
+        allowed = (
+            "1-128 characters of letters, digits and . _ ~ + = -"
+            if kid_pattern is KID_PATTERN
+            else f"of the form {kid_pattern.pattern!r} (kid_pattern=)"
         )
+        raise TokenMalformedError(f"the token's kid is not {allowed}")
     return header
 
 
