@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tta_dev_integrations.llm.errors import BadRequestError, ContextLengthError, LLMError
 from tta_dev_integrations.llm.providers.base import Provider, Reply, StreamPiece
+from tta_dev_integrations.llm.providers.local_tokens import chat_prompt_tokens
 from tta_dev_integrations.llm.providers.openai_compat import OpenAIChatAPI, _message
 from tta_dev_integrations.llm.types import LLMRequest, Usage
 
@@ -201,9 +202,14 @@ class LocalProvider(Provider):
                     yield StreamPiece(text=piece.text, finish_reason=piece.finish_reason)
         except ValueError as error:
             raise _local_error(error) from error
-        # llama.cpp reports no usage in streams; count with the model's own tokenizer.
+        # llama.cpp reports no usage in streams: count the prompt as create_chat_completion
+        # does (the rendered chat template), so both paths report the same input tokens,
+        # and the answer with the model's own tokenizer.
+        input_tokens = chat_prompt_tokens(model, arguments["messages"])
+        if input_tokens is None:  # another chat format: the messages' text alone
+            input_tokens = len(model.tokenize(prompt_text.encode(), add_bos=True))
         usage = Usage(
-            input_tokens=len(model.tokenize(prompt_text.encode(), add_bos=True)),
+            input_tokens=input_tokens,
             output_tokens=len(model.tokenize("".join(text).encode(), add_bos=False)),
             estimated=True,
         )
