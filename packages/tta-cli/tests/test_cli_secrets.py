@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import typer
@@ -104,10 +105,13 @@ def test_a_failing_vault_is_reported_not_a_crash(app, tmp_path):
     vault = default_loader().sources[-1]
     vault.client.retries = 0  # connection refused fails at once instead of after backoff
     result = run(app, "--json")
-    assert result.exit_code == 0, result.output
-    rows = {(r["kind"], r["name"]): r for r in json.loads(result.output)["secrets"]}
+    assert result.exit_code == 1, result.output  # a failed source is a failed check
+    report = json.loads(result.stdout)
+    rows = {(r["kind"], r["name"]): r for r in report["secrets"]}
     assert rows[("provider", "openai")]["status"] == "error"
     assert "VaultUnavailableError" in rows[("provider", "openai")]["error"]
+    assert report["failed_sources"][0]["source"] == "vault:secret/tta"
+    assert "VaultUnavailableError" in str(result.exception)
     assert VAULT_TOKEN not in result.output
 
 
@@ -151,3 +155,73 @@ def test_real_process_with_the_real_environment(tmp_path):
     assert rows["SUPABASE_KEY"]["source"] == f"dotenv:{tmp_path / '.env'}#SUPABASE_KEY"
     assert OPENAI not in result.stdout
     assert VAULT_TOKEN not in result.stdout
+
+
+class FakeVault:
+    """A loopback Vault that answers every request with one status (503 sealed, 403...)."""
+
+    def __init__(self, status, body):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "advice"),
+    [
+        (503, {"errors": ["Vault is sealed"]}, "VaultSealedError", "unseal"),
+        (403, {"errors": ["permission denied"]}, "VaultAuthError", "VAULT_TOKEN"),
+    ],
+    ids=["sealed", "refusing-the-token"],
+)
+def test_a_sealed_or_refusing_vault_fails_the_check_and_says_how_to_fix_it(
+    app, tmp_path, status, body, error, advice
+):
+    vault = FakeVault(status, body)
+    try:
+        use_loader(tmp_path, {"VAULT_ADDR": vault.url, "VAULT_TOKEN": VAULT_TOKEN})
+        result = run(app)
+    finally:
+        vault.close()
+    assert result.exit_code == 1, result.output
+    message = str(result.exception)
+    assert "vault:secret/tta" in message
+    assert error in message
+    assert advice in message
+    assert VAULT_TOKEN not in result.output + message
+
+
+def test_only_what_is_needed_and_absent_is_missing(app, tmp_path):
+    use_loader(tmp_path, {"TTA_SECRETS_ORDER": "env,dotenv"})
+    result = run(app, "--json")
+    assert result.exit_code == 0, result.output
+    rows = {(r["kind"], r["name"]): r for r in json.loads(result.output)["secrets"]}
+    settings = {name: row for (kind, name), row in rows.items() if kind == "setting"}
+    assert not [n for n, row in settings.items() if row["status"] == "missing"]
+    assert settings["TTA_VAULT_MOUNT"]["status"] == "default"
+    assert settings["TTA_VAULT_MOUNT"]["value"] == "secret"
+    assert settings["TTA_DOTENV"]["value"] == ".env"
+    assert settings["VAULT_ADDR"]["status"] == "not set"
+    assert settings["VAULT_TOKEN"]["status"] == "not set"
+    assert rows[("provider", "openai")]["status"] == "missing"  # a key is what it needs
+    assert rows[("secret", "DATABASE_URL")]["status"] == "missing"

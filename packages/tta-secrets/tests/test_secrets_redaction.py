@@ -241,3 +241,20 @@ def test_fragments_are_found_by_contains_secret_too():
 )
 def test_url_without_credentials(url, shown):
     assert url_without_credentials(url) == shown
+
+
+def test_vault_reprs_and_errors_show_no_credentials_of_the_address():
+    from tta_secrets import VaultSource, VaultUnavailableError
+
+    source = VaultSource(
+        addr="http://admin:s3cret-pass@127.0.0.1:9", token="vault-token-0123456789", retries=0
+    )
+    shown = [repr(source), repr(source.client)]
+    with pytest.raises(VaultUnavailableError) as caught:
+        source.lookup("OPENAI_API_KEY")
+    shown += [str(caught.value), repr(caught.value)]
+    source.close()
+    for text in shown:
+        assert "s3cret-pass" not in text
+        assert "admin" not in text
+    assert "127.0.0.1:9" in shown[0]

@@ -30,7 +30,13 @@ from tta_secrets.loader import (
     set_default_loader,
 )
 from tta_secrets.redaction import RedactingLogFilter, register_secret, scrub
-from tta_secrets.report import SecretStatus, provider_status, secret_status
+from tta_secrets.report import (
+    SecretStatus,
+    SourceProblem,
+    provider_status,
+    secret_status,
+    source_problems,
+)
 from tta_secrets.secret import Secret
 from tta_secrets.sources import (
     DotenvSource,
@@ -54,6 +60,7 @@ __all__ = [
     "SecretStatus",
     "SecretsConfigError",
     "SecretsError",
+    "SourceProblem",
     "VaultAuthError",
     "VaultCheckAndSetError",
     "VaultClient",
@@ -70,4 +77,5 @@ __all__ = [
     "scrub",
     "secret_status",
     "set_default_loader",
+    "source_problems",
 ]

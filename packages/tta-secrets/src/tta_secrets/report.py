@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tta_secrets.errors import SecretsError
+from tta_secrets.errors import SecretsError, VaultPathNotFoundError
 from tta_secrets.loader import SecretLoader, default_loader
 
-__all__ = ["SecretStatus", "provider_status", "secret_status"]
+__all__ = ["SecretStatus", "SourceProblem", "provider_status", "secret_status", "source_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,40 @@ def secret_status(names: Sequence[str], loader: SecretLoader | None = None) -> l
     """One status per secret name, in the order given."""
     loader = loader or default_loader()
     return [_status(name, (name,), loader) for name in names]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A source of the loader that cannot answer now: which one, and why.
+
+    ``source`` is the source's label (``vault:secret/tta``); ``error`` names the
+    error class and carries its message, which says how to fix it (unseal Vault,
+    check ``VAULT_TOKEN``, check ``VAULT_ADDR``...). Never a secret value.
+    """
+
+    source: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.error}"
+
+
+def source_problems(
+    loader: SecretLoader | None = None, probe: str = "TTA_SOURCE_CHECK"
+) -> list[SourceProblem]:
+    """The sources that fail when asked for ``probe`` (any name will do): sealed, down, refused.
+
+    Asking reads what a real lookup reads (for Vault: the default KV path, through
+    its cache), so a source that answers here answers lookups. A Vault path that
+    does not exist is not a failure: it only means the names are not there.
+    """
+    loader = loader or default_loader()
+    problems = []
+    for source in loader.sources:
+        try:
+            source.lookup(probe)
+        except VaultPathNotFoundError:
+            continue
+        except SecretsError as error:
+            problems.append(SourceProblem(source.label, f"{type(error).__name__}: {error}"))
+    return problems

@@ -93,6 +93,13 @@ async def _ask(
             response = await universal.execute(request, context)
             sys.stdout.write(response.content.rstrip() + "\n")
     except (LLMError, AllAlternativesFailedError) as error:
+        failed = _key_store_failures()
+        if failed:
+            # The routing only saw "no key"; the real cause is the store the keys live in.
+            raise CLIError(
+                f"no model could be used because the key store failed: {failed}",
+                hint="fix it as the message says; `tta secrets check` shows every source",
+            ) from None
         hint = "see `tta models` for configured providers"
         raise CLIError.from_error(error, hint=hint) from None
     finally:
@@ -116,3 +123,14 @@ async def _ask(
 def register(app: typer.Typer) -> None:
     """Add ``tta ask``."""
     app.command(name="ask")(ask)
+
+
+def _key_store_failures() -> str:
+    """The secret sources that fail now (Vault sealed, down, refusing), in one line; or ""."""
+    from tta_secrets import SecretsError, default_loader, source_problems
+
+    try:
+        problems = source_problems(default_loader())
+    except SecretsError as error:  # the loader's own settings are wrong
+        return f"{type(error).__name__}: {error}"
+    return "; ".join(" ".join(str(problem).split()) for problem in problems)

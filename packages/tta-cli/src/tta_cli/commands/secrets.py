@@ -1,4 +1,11 @@
-"""``tta secrets check``: which keys and secrets are configured, and where from (masked)."""
+"""``tta secrets check``: which keys and secrets are configured, and where from (masked).
+
+A row is "missing" only when something is needed and absent: a provider's key, a
+known secret. A setting of the loader that is not set shows its default (or "not
+set" when it is optional and has none). Every source is asked once; if one fails
+(Vault sealed, down or refusing the token), the report says which and how to fix
+it, and the command exits 1.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from tta_cli.errors import CLIError
 if TYPE_CHECKING:
     from tta_secrets import SecretLoader, SecretStatus
 
-__all__ = ["KNOWN_SECRETS", "PLAIN_SETTINGS", "SECRET_SETTINGS", "register"]
+__all__ = ["KNOWN_SECRETS", "PLAIN_SETTINGS", "SECRET_SETTINGS", "SETTING_DEFAULTS", "register"]
 
 #: Secrets other than provider keys that TTA.dev reads.
 KNOWN_SECRETS = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_KEY", "TTA_LEDGER_URL")
@@ -25,14 +32,29 @@ PLAIN_SETTINGS = (
 #: Settings of the loader that are credentials: shown masked.
 SECRET_SETTINGS = ("VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID")
 
+#: What a setting that is not set means (the others are optional, with no default).
+SETTING_DEFAULTS = {
+    "TTA_SECRETS_ORDER": "env,dotenv,vault",
+    "TTA_DOTENV": ".env",
+    "TTA_VAULT_MOUNT": "secret",
+    "TTA_VAULT_PATH": "tta",
+    "TTA_VAULT_TTL": "300",
+}
+
 
 def _row(kind: str, status: SecretStatus, shown: str | None = None) -> dict[str, Any]:
     if status.error is not None:
         state = "error"
     elif not status.key_required:
         state = "no key needed"
+    elif status.configured:
+        state = "configured"
+    elif kind == "setting":
+        default = SETTING_DEFAULTS.get(status.name)
+        state = "default" if default is not None else "not set"
+        shown = default
     else:
-        state = "configured" if status.configured else "missing"
+        state = "missing"
     return {
         "kind": kind,
         "name": status.name,
@@ -68,7 +90,14 @@ def collect(loader: SecretLoader) -> list[dict[str, Any]]:
     return rows + _settings_rows(loader)
 
 
-_STYLES = {"configured": "green", "missing": "yellow", "error": "red", "no key needed": "dim"}
+_STYLES = {
+    "configured": "green",
+    "missing": "yellow",
+    "error": "red",
+    "no key needed": "dim",
+    "default": "dim",
+    "not set": "dim",
+}
 
 
 def _print_table(loader: SecretLoader, rows: list[dict[str, Any]]) -> None:
@@ -103,7 +132,7 @@ def check(
     """Show which provider keys and secrets are configured, and where from (masked)."""
     import json
 
-    from tta_secrets import SecretsError, default_loader
+    from tta_secrets import SecretsError, default_loader, source_problems
 
     try:
         loader = default_loader()
@@ -112,12 +141,21 @@ def check(
             f"the secret loader's settings are wrong: {error}",
             hint="fix the variable named above; see docs/SECRETS_QUICK_REF.md",
         ) from error
+    problems = source_problems(loader)
     rows = collect(loader)
     if as_json:
         sources = [source.label for source in loader.sources]
-        typer.echo(json.dumps({"sources": sources, "secrets": rows}, indent=2))
+        failed = [{"source": p.source, "error": p.error} for p in problems]
+        report = {"sources": sources, "secrets": rows, "failed_sources": failed}
+        typer.echo(json.dumps(report, indent=2))
     else:
         _print_table(loader, rows)
+    if problems:
+        raise CLIError(
+            "a secret source failed, so keys it holds cannot be read: "
+            + "; ".join(str(problem) for problem in problems),
+            hint="fix the source as its message says, then run `tta secrets check` again",
+        )
 
 
 def register(app: typer.Typer) -> None:

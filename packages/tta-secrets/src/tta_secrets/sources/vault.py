@@ -68,7 +68,8 @@ class VaultSource(SecretSource):
         return f"vault:{self.mount}/{self.path}"
 
     def __repr__(self) -> str:
-        return f"VaultSource({self.client.addr!r}, mount={self.mount!r}, path={self.path!r})"
+        addr = self.client.shown_addr
+        return f"VaultSource({addr!r}, mount={self.mount!r}, path={self.path!r})"
 
     def _split(self, name: str) -> tuple[str, str]:
         if "#" in name:

@@ -34,7 +34,7 @@ from tta_secrets.errors import (
     VaultSealedError,
     VaultUnavailableError,
 )
-from tta_secrets.redaction import register_secret
+from tta_secrets.redaction import register_secret, url_without_credentials
 
 __all__ = ["RETRIED_STATUSES", "KVVersion", "VaultClient"]
 
@@ -165,6 +165,8 @@ class VaultClient:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         self.addr = addr.rstrip("/")
+        #: The address for messages and reprs: without a user name or password in it.
+        self.shown_addr = url_without_credentials(self.addr)
         self.namespace = namespace or None
         self.auth_mount = auth_mount.strip("/")
         self.retries = retries
@@ -202,7 +204,8 @@ class VaultClient:
 
     def __repr__(self) -> str:
         auth = "token" if self._static_token else "approle"
-        return f"VaultClient(addr={self.addr!r}, auth={auth!r}, namespace={self.namespace!r})"
+        shown = self.shown_addr
+        return f"VaultClient(addr={shown!r}, auth={auth!r}, namespace={self.namespace!r})"
 
     @property
     def uses_approle(self) -> bool:
@@ -341,13 +344,13 @@ class VaultClient:
 
                 advice = tls_advice(error)
                 if advice is not None:  # trying again meets the same certificate
-                    raise VaultUnavailableError(f"Vault at {self.addr}: {advice}") from None
+                    raise VaultUnavailableError(f"Vault at {self.shown_addr}: {advice}") from None
                 if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
                     last = f"{type(error).__name__}"
                     continue
                 if not idempotent:
                     raise VaultUnavailableError(
-                        f"Vault at {self.addr} failed during {method} {url} "
+                        f"Vault at {self.shown_addr} failed during {method} {url} "
                         f"({type(error).__name__}); the write may or may not have happened"
                     ) from None
                 last = f"{type(error).__name__}"
@@ -357,6 +360,6 @@ class VaultClient:
                 continue
             return response
         raise VaultUnavailableError(
-            f"Vault at {self.addr} unreachable after {self.retries + 1} attempts ({last}): "
+            f"Vault at {self.shown_addr} unreachable after {self.retries + 1} attempts ({last}): "
             "check VAULT_ADDR and that the server is running"
         )
