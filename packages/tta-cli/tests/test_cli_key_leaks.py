@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-KEY = "sk-or-v1-Zx9Qm2Lp7Vb4!Nc8Hd3Kf6Tw1Ry5aB0cD~eF2gH4"
+KEY = "sk-or-v1-Zx9Qm2Lp7Vb4!Nc8Hd3Kf6Tw1Ry5aB0cD~eF2gH4"  # tta: ignore[TTA008] a canary
 VAULT_TOKEN = "hvs.cli-canary-token-0123456789"
 
 
