@@ -7,6 +7,11 @@ It reads one JSON command a line on stdin and answers one JSON line on stdout:
 ``{"op": "ask", "model": ALIAS, "prompts": [...], "cached": bool, "concurrent": bool}``
     make the calls (through a Redis-backed ``CachePrimitive`` when ``cached``) and report
     how they ended, the slowest call, and this process's fleet metrics;
+``{"op": "spend", "prompts": [...], "limit": USD}``
+    the same calls through ``UniversalLLMPrimitive`` (unlimited profile, the paid model
+    first, the free one when the money is gone) on the shared PostgreSQL ledger,
+    concurrently; reports the models that answered and the budget alerts this
+    process fired;
 ``{"op": "quit"}``
     close everything and exit.
 """
@@ -26,8 +31,10 @@ from tta_dev_integrations.llm import (
     create_provider,
     load_catalog,
 )
+from tta_dev_integrations.llm.budget.postgres import PostgresLedger
 from tta_dev_integrations.llm.cache_codec import LLM_RESPONSE_CODEC
 from tta_dev_integrations.llm.fleet import fleet_limits
+from tta_dev_integrations.llm.universal import BudgetAlert, UniversalLLMPrimitive
 from tta_dev_primitives import CachePrimitive, WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.fleet import RedisCacheBackend, RedisLink
 from tta_dev_primitives.testing import metric_value
@@ -49,6 +56,9 @@ class Worker:
         assert self.link is not None, "TTA_REDIS_URL must be set for a fleet worker"
         self.llms: dict[str, WorkflowPrimitive[Any, Any]] = {}
         self.cached: dict[str, WorkflowPrimitive[Any, Any]] = {}
+        self.ledger = PostgresLedger(settings["ledger_url"], max_size=4)
+        self.alerts: list[float] = []
+        self.universal: UniversalLLMPrimitive | None = None
 
     def llm(self, alias: str, cached: bool) -> WorkflowPrimitive[Any, Any]:
         if alias not in self.llms:
@@ -103,6 +113,40 @@ class Worker:
         }
         return outcome
 
+    async def spend(self, command: dict[str, Any]) -> dict[str, Any]:
+        if self.universal is None:
+
+            def alert(event: BudgetAlert) -> None:
+                self.alerts.append(event.threshold)
+
+            self.universal = UniversalLLMPrimitive(
+                coder="none",
+                budget_profile="unlimited",
+                monthly_limit=command["limit"],
+                free_models=["free-model"],
+                paid_models=["paid-model"],
+                scope="fleet",
+                ledger=self.ledger,
+                catalog=self.catalog,
+                providers=self.providers,
+                on_budget_alert=alert,
+            )
+        universal = self.universal
+        models: list[str] = []
+        errors: list[str] = []
+
+        async def one(prompt: str) -> None:
+            request = {"prompt": prompt, "max_tokens": 16, "complexity": "low"}
+            try:
+                response = await universal.execute(request, WorkflowContext())
+            except Exception as error:  # reported, so the test shows what went wrong
+                errors.append(f"{type(error).__name__}: {error}")
+            else:
+                models.append(response.model)
+
+        await asyncio.gather(*(one(p) for p in command["prompts"]))
+        return {"models": models, "other": errors, "alerts": self.alerts}
+
     async def close(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
@@ -111,6 +155,7 @@ class Worker:
         limits = fleet_limits()
         if limits is not None:
             await limits.link.aclose()
+        await self.ledger.close()
 
 
 async def serve(settings: dict[str, Any]) -> None:
@@ -124,7 +169,10 @@ async def serve(settings: dict[str, Any]) -> None:
         command = json.loads(line)
         if command["op"] == "quit":
             break
-        result = await worker.ask(command)
+        if command["op"] == "spend":
+            result = await worker.spend(command)
+        else:
+            result = await worker.ask(command)
         print(json.dumps(result), flush=True)
     await worker.close()
 

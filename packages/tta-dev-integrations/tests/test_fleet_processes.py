@@ -1,10 +1,12 @@
-"""Eight worker processes as one fleet against a local provider, sharing a Redis that the
-test stops and pauses: one provider call per distinct cacheable prompt, never more than
-the model's requests per minute, the breaker stopping the fleet's calls at its threshold
-with one probe, and every call answered, without hangs, while Redis is away."""
+"""Eight worker processes as one fleet against a local provider, sharing PostgreSQL and a
+Redis that the test stops and pauses: one provider call per distinct cacheable prompt,
+never more than the model's requests per minute, the breaker stopping the fleet's calls
+at its threshold with one probe, every call answered, without hangs, while Redis is away,
+and the money exact: no overspend, nothing lost or billed twice, each alert fired once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -18,10 +20,13 @@ from typing import Any
 
 import pytest
 
+import postgres_for_tests
 import redis_for_tests as rt
 from fleet_provider import FleetProvider
+from tta_dev_integrations.llm.budget.ledger import current_month, to_usd
+from tta_dev_integrations.llm.budget.postgres import PostgresLedger
 
-pytestmark = pytest.mark.needs("redis")
+pytestmark = [pytest.mark.needs("redis"), pytest.mark.needs("postgresql")]
 
 WORKERS = 8
 RPM = 12
@@ -41,9 +46,12 @@ WORKER = Path(__file__).with_name("fleet_worker.py")
 class Fleet:
     """The worker processes, each answering one JSON line per command."""
 
-    def __init__(self, redis: rt.RedisProcess, provider: FleetProvider, home: Path) -> None:
+    def __init__(
+        self, redis: rt.RedisProcess, provider: FleetProvider, home: Path, ledger_url: str
+    ) -> None:
         self.redis = redis
         self.provider = provider
+        self.ledger_url = ledger_url
         base = {
             "provider": "openai", "model_id": "m", "free": True, "context_window": 4096,
             "capabilities": [], "quality": {"low": 0.5, "medium": 0.5, "high": 0.5},
@@ -52,12 +60,18 @@ class Fleet:
             "cached-model": base,
             "limited-model": {**base, "rate_limits": {"requests_per_minute": RPM}},
             "flaky-model": {**base, "provider": "ollama"},
-        }
+            "paid-model": {
+                **base, "model_id": "paid-m", "free": False,
+                "quality": {"low": 0.9, "medium": 0.9, "high": 0.9},
+                "price": {"input_usd_per_mtok": 1000.0, "output_usd_per_mtok": 1000.0},
+            },
+            "free-model": {**base, "provider": "ollama", "model_id": "free-m"},
+        }  # fmt: skip
         catalog = home / "catalog.json"
         catalog.write_text(json.dumps({"models": models}), encoding="utf-8")
         settings = json.dumps({
             "catalog": str(catalog), "url": provider.url, "flaky_url": provider.flaky_url,
-            "prefix": "fleet",
+            "prefix": "fleet", "ledger_url": ledger_url,
         })  # fmt: skip
         environment = {
             **os.environ,
@@ -139,8 +153,13 @@ def _pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    with rt.throwaway_redis() as redis, FleetProvider(delay=0.02) as provider:
-        made = Fleet(redis, provider, tmp_path_factory.mktemp("fleet"))
+    with (
+        postgres_for_tests.test_database() as database,
+        postgres_for_tests.schema(database) as ledger_url,
+        rt.throwaway_redis() as redis,
+        FleetProvider(delay=0.02) as provider,
+    ):
+        made = Fleet(redis, provider, tmp_path_factory.mktemp("fleet"), ledger_url)
         try:
             yield made
         finally:
@@ -246,3 +265,50 @@ def test_redis_paused_longer_than_the_timeout_costs_no_hang_and_sharing_resumes(
     results = fleet.ask_all("cached-model", again, cached=True, concurrent=True)
     no_errors(results)
     assert prompts_seen(fleet.provider, again) == sorted(again)
+
+
+# Each paid call: 5 input + 3 output tokens at $1000 per million = $0.008.
+PAID_CALL_USD = 0.008
+# Each paid call first reserves its worst case (about $0.05 here), so concurrent calls
+# beyond what the money left covers are served by the free model, and the fleet spends
+# until less than one worst case is left: crossing the 50% alert on the way.
+LIMIT_USD = 0.2
+ROUNDS = 12
+
+
+async def ledger_summary(url: str) -> Any:
+    ledger = PostgresLedger(url)
+    try:
+        return await ledger.summary("fleet", current_month())
+    finally:
+        await ledger.close()
+
+
+def test_the_money_holds_for_the_fleet_with_redis_up_then_stopped(fleet: Fleet) -> None:
+    def spend(round_: int) -> list[dict[str, Any]]:
+        """One call from every worker at once."""
+        for i in range(WORKERS):
+            fleet.send(i, {"op": "spend", "prompts": [f"spend {round_} w{i}"],
+                           "limit": LIMIT_USD})  # fmt: skip
+        return [json.loads(fleet._read(i, 120)) for i in range(WORKERS)]
+
+    results = [r for n in range(ROUNDS // 2) for r in spend(n)]
+    fleet.redis.stop()  # the ledger, not Redis, carries the money
+    try:
+        results += [r for n in range(ROUNDS // 2, ROUNDS) for r in spend(n)]
+    finally:
+        fleet.redis.start()
+    assert [r["other"] for r in results] == [[]] * (ROUNDS * WORKERS)
+    answered = [m for r in results for m in r["models"]]
+    assert len(answered) == ROUNDS * WORKERS  # every call answered, paid or free
+    paid_at_provider = [a for a in fleet.provider.calls() if a.model == "paid-m"]
+    assert answered.count("paid-model") == len(paid_at_provider)
+    summary = asyncio.run(ledger_summary(fleet.ledger_url))
+    spent = to_usd(summary.spent_micros)
+    # Nothing lost, nothing billed twice: the ledger holds exactly what the provider served.
+    assert spent == pytest.approx(len(paid_at_provider) * PAID_CALL_USD)
+    assert LIMIT_USD / 2 <= spent <= LIMIT_USD  # the budget was used; overspend $0
+    assert summary.reserved_micros == 0
+    # Each threshold crossed fired exactly once for the whole fleet.
+    alerts = [t for r in results[-WORKERS:] for t in r["alerts"]]
+    assert sorted(alerts) == [t for t in (0.5, 0.8, 1.0) if spent >= t * LIMIT_USD - 1e-9]
