@@ -218,6 +218,14 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     calls_seen = judged_seen = 0.0
     failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
     exhausted = inputs.quota_exhausted
+    rng, exploration = inputs.rng, inputs.exploration
+    explore = rng is not None and exploration.share > 0.0 and rng.random() < exploration.share
+    # Exploring: one optimistic Thompson draw per kept model, made in the same pass
+    # (May et al., JMLR 2012): a draw from the posterior (normal, from the Beta's mean and
+    # spread), where a draw under the mean counts as the mean, so an unproven model gets
+    # its chance without a proven one falling below what it is known to do.
+    draws: list[float] | None = [] if explore else None
+    uniform = rng.random if rng is not None else None
     for model in inputs.models:
         alias = model.alias
         # The common case inline (a free model nothing rules out); the rest, with reasons,
@@ -234,51 +242,30 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
         prior = model.quality[tier]
         seen = stats.get(alias)
         if seen is None:
-            append((model, prior, PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None, drop))
-            continue
-        ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
-        judged, calls = ev.judged, ev.calls
-        weight = PRIOR_JUDGED + judged
-        append(
-            (
-                model,
-                (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight,
-                weight,
-                (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + calls - ev.errors)
-                / (RELIABILITY_PRIOR_CALLS + calls),
-                judged,
-                ev.mean_latency_s,
-                drop,
+            mean, weight, rel, judged, latency = prior, PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None
+        else:
+            ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
+            judged, calls = ev.judged, ev.calls
+            weight = PRIOR_JUDGED + judged
+            mean = (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight
+            rel = (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + calls - ev.errors) / (
+                RELIABILITY_PRIOR_CALLS + calls
             )
-        )
-        calls_seen += calls
-        judged_seen += judged
-    rng, exploration = inputs.rng, inputs.exploration
-    explore = (
-        rng is not None
-        and exploration.share > 0.0
-        and rng.random() < exploration.share
-        and (judged_seen > 0.0 or calls_seen < UNJUDGED_CALLS_STOP)
-    )
-    if explore:
-        assert rng is not None
-        considered = _consider(looked, inputs, bar, _draws(looked, rng))
-        chosen, reason, code = _choose(considered, inputs, bar, looked)
-        left = exploration.paid_usd_left
-        if chosen is not None and not chosen.free and left is not None:
-            means = _consider(looked, inputs, bar, None)
-            usual, usual_reason, usual_code = _choose(means, inputs, bar, looked)
-            if (
-                usual is not None
-                and usual.model != chosen.model
-                and chosen.worst_case_usd > left
-                and chosen.worst_case_usd > usual.worst_case_usd
-            ):
-                # Exploring this paid model would spend more than is set aside for it.
-                considered, chosen, reason, code = means, usual, usual_reason, usual_code
-                explore = False
-        if explore:
-            reason, code = f"exploring (a posterior draw): {reason}", "explore"
+            latency = ev.mean_latency_s
+            calls_seen += calls
+            judged_seen += judged
+        append((model, mean, weight, rel, judged, latency, drop))
+        if draws is not None:
+            z = _NORMAL[int(uniform() * 1024.0)] if drop is None and uniform else 0.0
+            if z > 0.0:
+                draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
+                draws.append(1.0 if draw > 1.0 else draw)
+            else:
+                draws.append(mean)
+    if explore and not (judged_seen > 0.0 or calls_seen < UNJUDGED_CALLS_STOP):
+        explore, draws = False, None  # nothing is ever judged here: nothing to learn
+    if draws is not None:
+        considered, chosen, reason, code, explore = _explored(looked, inputs, bar, draws)
     else:
         considered = _consider(looked, inputs, bar, None)
         chosen, reason, code = _choose(considered, inputs, bar, looked)
@@ -297,6 +284,26 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     )
 
 
+def _explored(
+    looked: list[_Looked], inputs: RoutingInputs, bar: float, draws: list[float]
+) -> tuple[list[Candidate], Candidate | None, str, str, bool]:
+    """The choice on the draws, unless it spends on a paid model more than is set aside."""
+    considered = _consider(looked, inputs, bar, draws)
+    chosen, reason, _ = _choose(considered, inputs, bar, looked)
+    left = inputs.exploration.paid_usd_left
+    if chosen is not None and not chosen.free and left is not None:
+        means = _consider(looked, inputs, bar, None)
+        usual, usual_reason, usual_code = _choose(means, inputs, bar, looked)
+        if (
+            usual is not None
+            and usual.model != chosen.model
+            and chosen.worst_case_usd > left
+            and chosen.worst_case_usd > usual.worst_case_usd
+        ):
+            return means, usual, usual_reason, usual_code, False
+    return considered, chosen, f"exploring (a posterior draw): {reason}", "explore", True
+
+
 def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
     if isinstance(seen, ModelStats):
         return evidence_from_model_stats(seen, tier)
@@ -306,26 +313,6 @@ def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
 # Standard normal quantiles at (i + 0.5) / 1024: a draw is one uniform number and a
 # lookup (~0.1 us against ~0.4 us for random.gauss), with tails to +-3.3 deviations.
 _NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
-
-
-def _draws(looked: list[_Looked], rng: random.Random) -> list[float]:
-    """One optimistic draw per model: its posterior mean, or a higher draw from the posterior.
-
-    Optimistic Thompson sampling (May et al., JMLR 2012): a draw under the mean counts as
-    the mean, so exploring gives an unproven model its chance without taking a proven one
-    below what it is known to do.
-    """
-    uniform, normal, root = rng.random, _NORMAL, sqrt
-    draws: list[float] = []
-    append = draws.append
-    for _, mean, weight, _, _, _, drop in looked:
-        z = normal[int(uniform() * 1024.0)] if drop is None else 0.0
-        if z > 0.0:
-            draw = mean + root(mean * (1.0 - mean) / (weight + 1.0)) * z
-            append(1.0 if draw > 1.0 else draw)
-        else:
-            append(mean)
-    return draws
 
 
 def _consider(
