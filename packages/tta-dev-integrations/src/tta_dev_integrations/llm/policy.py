@@ -18,7 +18,10 @@ Two figures per ``(model, tier)``, learnt apart so that neither inflates the oth
 
 Counts are floats: the store that gathers them applies a window or a decay (the ledger
 reads the last :data:`WINDOW_DAYS` days; the benchmarks' in-memory store multiplies the
-old counts by a factor per observation), so a model that changes is re-learnt.
+old counts by a factor per observation), so a model that changes is re-learnt. The
+task's kind (tools, images, JSON) is not a dimension of the evidence: a model lacking
+the capability is dropped before quality matters, and splitting each tier three more
+ways would leave each pair with a third of the judged answers.
 
 Exploration (:class:`Exploration`) is Thompson sampling on a share of the decisions the
 operator sets: on those, each kept model's quality is an optimistic draw from its
