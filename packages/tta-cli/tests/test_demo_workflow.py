@@ -38,3 +38,28 @@ def test_a_long_title_is_shortened_in_the_span_name() -> None:
     assert name.startswith("task T9: xxx")
     assert name.endswith("...")
     assert len(name) <= 60
+
+
+def test_the_budget_shows_the_smaller_of_the_stored_limit_and_the_runs_own() -> None:
+    from rich.console import Console
+
+    from tta_cli.demo.workflow import DemoOutcome
+    from tta_cli.render.demo import budget_panel
+    from tta_dev_integrations.llm.budget.ledger import SpendSummary
+
+    def panel(stored: int | None, run: float | None) -> str:
+        summary = SpendSummary(
+            scope="demo", month="2026-12", limit_micros=stored, spent_micros=250_000,
+            reserved_micros=0,
+        )  # fmt: skip
+        outcome = DemoOutcome([], 1.0, summary, calls_this_month=2, run_limit_usd=run)
+        console = Console(width=120, record=True)
+        console.print(budget_panel(outcome, "demo"))
+        return console.export_text()
+
+    assert "of $5.00" in panel(None, 5.0)
+    assert "left $4.75" in panel(None, 5.0)
+    assert "of $3.00" in panel(3_000_000, 5.0)
+    assert "left $2.75" in panel(3_000_000, 5.0)
+    assert "no limit" in panel(None, None)
+    assert "left unlimited" in panel(None, None)

@@ -104,6 +104,18 @@ class DemoOutcome:
     summary: SpendSummary | None
     calls_this_month: int = 0
     notes: list[str] = field(default_factory=list)
+    #: The run's own monthly cap (``--monthly-limit``); a limit stored in the ledger caps
+    #: the scope too, and the smaller holds.
+    run_limit_usd: float | None = None
+
+    @property
+    def limit_usd(self) -> float | None:
+        """The limit in force for the scope during the run: the smaller of the two."""
+        stored = None
+        if self.summary is not None and self.summary.limit_micros is not None:
+            stored = self.summary.limit_micros / 1e6
+        limits = [limit for limit in (stored, self.run_limit_usd) if limit is not None]
+        return min(limits) if limits else None
 
 
 def _terms(task: Task) -> list[str]:
@@ -311,7 +323,7 @@ async def run_demo(
         summary, calls, notes = await _budget(universal, settings.scope)
     finally:
         await universal.ledger.close()
-    return DemoOutcome(list(results), seconds, summary, calls, notes)
+    return DemoOutcome(list(results), seconds, summary, calls, notes, settings.monthly_limit)
 
 
 async def _budget(

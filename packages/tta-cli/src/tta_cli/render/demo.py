@@ -81,13 +81,14 @@ def budget_panel(outcome: DemoOutcome, scope: str) -> RenderableType:
     summary = outcome.summary
     if summary is None:
         return Panel("\n".join(outcome.notes) or "budget unavailable", title="Budget", expand=False)
-    limit = None if summary.limit_micros is None else summary.limit_micros / 1e6
-    left = summary.remaining_micros
+    limit = outcome.limit_usd
+    used = (summary.spent_micros + summary.reserved_micros) / 1e6
+    left = None if limit is None else max(0.0, limit - used)
     lines = [
         f"scope [bold]{scope}[/], {summary.month}: spent {money(summary.spent_micros / 1e6)}"
         f" of {money(limit) if limit is not None else 'no limit'},"
         f" reserved {money(summary.reserved_micros / 1e6)},"
-        f" left {money(left / 1e6) if left is not None else 'unlimited'}",
+        f" left {money(left) if left is not None else 'unlimited'}",
         f"{outcome.calls_this_month} calls recorded in the ledger this month",
     ]
     return Panel("\n".join(lines), title="Budget", title_align="left", expand=False)
@@ -129,7 +130,7 @@ def outcome_json(outcome: DemoOutcome, scope: str, trace_file: str | None) -> di
         budget = {
             "scope": scope,
             "month": summary.month,
-            "limit_usd": None if summary.limit_micros is None else summary.limit_micros / 1e6,
+            "limit_usd": outcome.limit_usd,
             "spent_usd": summary.spent_micros / 1e6,
             "reserved_usd": summary.reserved_micros / 1e6,
             "calls_this_month": outcome.calls_this_month,
