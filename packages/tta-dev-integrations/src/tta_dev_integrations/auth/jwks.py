@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 from tta_dev_integrations.auth.errors import KeySetUnavailableError, UnknownKeyError
 from tta_dev_integrations.auth.keys import VerificationKey, key_from_jwk
-from tta_secrets.redaction import url_without_credentials
 
 __all__ = ["JWKSKeySet", "check_key_url"]
 
@@ -203,8 +202,8 @@ class JWKSKeySet:
         return bytes(body)
 
     def _safe_url(self) -> str:
-        parts = urlsplit(url_without_credentials(self.url))
-        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _matching(keys: Sequence[VerificationKey], key_id: str | None) -> list[VerificationKey]:
