@@ -37,6 +37,7 @@ bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md
 	$(PY) benchmarks/bench_llm.py
 	$(PY) benchmarks/bench_ledger.py
 	$(PY) benchmarks/bench_fleet.py
+	$(PY) benchmarks/bench_redaction.py
 	$(PY) benchmarks/bench_observability.py
 	$(PY) benchmarks/bench_lint.py
 	$(PY) benchmarks/bench_cli.py
