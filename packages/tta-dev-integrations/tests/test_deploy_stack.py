@@ -141,7 +141,7 @@ def test_promtool_accepts_the_scrape_config_and_the_alert_rules() -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "6 rules found" in rules.stdout
+    assert "8 rules found" in rules.stdout
 
 
 @pytest.mark.needs("prometheus")
