@@ -338,3 +338,32 @@ async def test_through_universal_llm_primitive(tmp_path: Path) -> None:
     assert server.requests  # the provider was called and echoed the key
     for text in texts:
         assert leaked_forms(key, text) == [], text
+
+
+def _our_frames(error: BaseException | None) -> Iterator[Any]:
+    """Frames of TTA.dev code in the traceback of ``error`` and of its causes."""
+    while error is not None:
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            if "tta_dev_integrations" in frame.f_code.co_filename:
+                yield frame
+        error = error.__cause__ or error.__context__
+
+
+@pytest.mark.parametrize("failure", ["http-error", "network-error"])
+async def test_no_frame_of_ours_holds_the_key_in_a_local(scene: Scene, failure: str) -> None:
+    # What an error reporter that captures locals (Sentry, by default) would see.
+    wire = WIRES[scene.name]
+    if failure == "http-error":
+        scene.server.add(wire.complete_path, Reply.json(wire.error_json("denied"), status=401))
+    else:
+        scene.server.stop()
+    try:
+        with pytest.raises(LLMError) as caught:
+            await scene.provider.complete(LLMRequest.from_value("hi"), MODELS[scene.name])
+    finally:
+        await scene.provider.aclose()
+    frames = list(_our_frames(caught.value))
+    assert frames
+    for frame in frames:
+        shown = repr(dict(frame.f_locals))
+        assert leaked_forms(scene.key, shown) == [], (frame.f_code.co_name, shown[:500])
