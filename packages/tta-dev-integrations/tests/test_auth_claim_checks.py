@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import re
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,6 +207,21 @@ async def test_an_issuer_that_is_not_a_string_is_malformed() -> None:
 # --- asymmetric keys are never HMAC secrets, in any encoding ---------------------------
 
 
+def _certificate(private: Any) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example.com")])
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+
+
 def _der_forms() -> dict[str, bytes]:
     rsa, ec, ed = KEY, ec_pair("e"), ed_pair("d")
     enc, fmt = serialization.Encoding, serialization.PublicFormat
@@ -229,6 +247,8 @@ def _der_forms() -> dict[str, bytes]:
         ),
         "base64url-der": base64.urlsafe_b64encode(spki).rstrip(b"="),
         "openssh": rsa.public.public_bytes(enc.OpenSSH, fmt.OpenSSH),
+        "certificate-der": _certificate(rsa.private).public_bytes(enc.DER),
+        "certificate-base64-der": base64.b64encode(_certificate(rsa.private).public_bytes(enc.DER)),
         "pem-with-leading-space": b"  " + rsa.public_pem,
     }
 
