@@ -144,3 +144,18 @@ async def test_writes_an_outage_held_back_are_replayed_from_disk_exactly_once(
     assert journal.pending() == []
     assert await PendingJournal(journal.path).replay(healthy) == 0
     await healthy.close()
+
+
+async def test_when_neither_ledger_nor_journal_can_be_written_the_call_says_so(
+    servers: Servers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "blocker").write_text("not a directory", encoding="utf-8")
+    broken = SQLiteLedger(tmp_path / "blocker" / "ledger.db")
+    journal = PendingJournal(tmp_path / "blocker" / "pending.jsonl")
+    servers.answer(free=1)
+    llm = universal(servers, broken, journal=journal, budget_profile="free")
+    with caplog.at_level(logging.ERROR):
+        response = await llm.execute(request("low"), WorkflowContext())
+    assert response.content == "free answer"  # served all the same
+    assert "is not recorded" in caplog.text
+    assert str(journal.path) in caplog.text

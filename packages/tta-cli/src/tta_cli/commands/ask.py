@@ -60,6 +60,9 @@ def ask(
             "free_alternatives_tried": tried,
             "expected_quality_delta": quality_delta,
         }
+    from tta_cli.home import check_tta_home
+
+    check_tta_home()
     asyncio.run(_ask(request, profile, stream=stream, scope=scope, limit=limit))
 
 

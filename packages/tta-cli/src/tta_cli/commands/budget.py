@@ -142,6 +142,12 @@ def _shown(micros: int | None) -> str:
 
 def _with_ledger(work: Callable[[Ledger], Awaitable[T]]) -> T:
     import asyncio
+    import os
+
+    from tta_cli.home import check_tta_home
+
+    if not os.environ.get("TTA_LEDGER_URL"):
+        check_tta_home()
 
     return asyncio.run(_run(work))
 

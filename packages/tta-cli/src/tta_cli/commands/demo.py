@@ -38,10 +38,12 @@ def demo(
     import asyncio
 
     from tta_cli.demo import BacklogError, DemoSettings, TaskResult, load_backlog, run_demo
+    from tta_cli.home import check_tta_home
     from tta_cli.render.common import console
     from tta_cli.render.demo import print_outcome, progress_line
     from tta_cli.tracing import start_tracing
 
+    check_tta_home()
     try:
         backlog = load_backlog(tasks)
     except BacklogError as error:
