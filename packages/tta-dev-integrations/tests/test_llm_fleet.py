@@ -266,3 +266,28 @@ def test_the_response_codec_keeps_the_answer_and_refuses_anything_else() -> None
         LLM_RESPONSE_CODEC.decode(b'{"v": 1, "content": "x"}')
     with pytest.raises(ValueError, match="not an LLMResponse"):
         LLM_RESPONSE_CODEC.decode(b'"just text"')
+
+
+async def test_with_redis_down_calls_go_on_locally_or_fail_closed_as_configured(
+    server: ReplayServer, catalog: Catalog
+) -> None:
+    server.add("/chat/completions", OK, OK)
+    provider = create_provider("openai", base_url=server.url, api_key="sk-test")
+    port = rt.free_port()  # nothing listens there
+    local = FleetLimits(RedisLink(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.1))
+    closed = FleetLimits(
+        RedisLink(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.1), on_unavailable="reject"
+    )
+    llm = LLMPrimitive("three-a-minute", catalog=catalog, provider=provider)
+    try:
+        configure_fleet(local)
+        assert (await llm.execute("hi", WorkflowContext())).content == "done"
+        configure_fleet(closed)
+        with pytest.raises(ProviderUnavailableError, match="TTA_FLEET_ON_REDIS_DOWN=reject"):
+            await llm.execute("hi", WorkflowContext())
+        assert len(server.requests) == 1  # the refused call never reached the provider
+    finally:
+        configure_fleet(None)
+        await provider.aclose()
+    with pytest.raises(ValueError, match="TTA_FLEET_ON_REDIS_DOWN"):
+        FleetLimits(RedisLink(), on_unavailable="ignore")  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from tta_dev_integrations.llm.errors import ProviderUnavailableError, RateLimitError
 from tta_dev_primitives import (
@@ -41,6 +41,7 @@ from tta_dev_primitives import (
     WorkflowContext,
     WorkflowPrimitive,
 )
+from tta_dev_primitives.exceptions import SharedStateUnavailableError
 
 if TYPE_CHECKING:
     from tta_dev_integrations.llm.catalog import ModelInfo
@@ -143,6 +144,7 @@ class FleetLimits:
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
         local_share: float = 1.0,
+        on_unavailable: Literal["local", "reject"] = "local",
     ) -> None:
         from tta_dev_primitives.fleet import RedisBreakerStore, RedisRateLimitBackend
 
@@ -155,6 +157,12 @@ class FleetLimits:
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
         self.local_share = local_share
+        if on_unavailable not in ("local", "reject"):
+            raise ValueError(
+                "on_unavailable (TTA_FLEET_ON_REDIS_DOWN) must be 'local' or 'reject', "
+                f"got {on_unavailable!r}"
+            )
+        self.on_unavailable: Literal["local", "reject"] = on_unavailable
         self.rate_backend = RedisRateLimitBackend(link, namespace="llm-rate")
         self.breaker_store = RedisBreakerStore(link, namespace="llm-breaker")
         self._limiters: dict[str, WorkflowPrimitive[_Call, Reply]] = {}
@@ -168,7 +176,9 @@ class FleetLimits:
         Redis answering late must not make the workers fall back to local limits),
         ``TTA_RATE_LIMIT_MAX_WAIT_SECONDS``, ``TTA_RATE_LIMIT_LOCAL_SHARE`` (each worker's
         share of a limit while Redis is unreachable, default 1: set 1/workers),
-        ``TTA_BREAKER_FAILURES`` and ``TTA_BREAKER_RESET_SECONDS``.
+        ``TTA_BREAKER_FAILURES``, ``TTA_BREAKER_RESET_SECONDS`` and
+        ``TTA_FLEET_ON_REDIS_DOWN`` ("local", the default: each worker keeps its own
+        limits and breakers while Redis is away; "reject": LLM calls fail closed).
         """
         from tta_dev_primitives.fleet import RedisLink
 
@@ -184,6 +194,7 @@ class FleetLimits:
             failure_threshold=int(_env_number("TTA_BREAKER_FAILURES", 5, whole=True)),
             reset_timeout=_env_number("TTA_BREAKER_RESET_SECONDS", 30.0),
             local_share=_env_number("TTA_RATE_LIMIT_LOCAL_SHARE", 1.0),
+            on_unavailable=os.environ.get("TTA_FLEET_ON_REDIS_DOWN", "local") or "local",  # type: ignore[arg-type]
         )
 
     def _limiter(self, info: ModelInfo) -> WorkflowPrimitive[_Call, Reply]:
@@ -198,6 +209,7 @@ class FleetLimits:
                 max_wait_seconds=self.max_wait_seconds,
                 pause_on=RateLimitError,
                 local_share=self.local_share,
+                on_unavailable=self.on_unavailable,
                 name=f"ratelimit({info.alias})",
             )
             limiter = CircuitBreakerPrimitive(
@@ -206,6 +218,7 @@ class FleetLimits:
                 reset_timeout=self.reset_timeout,
                 failure_on=ProviderUnavailableError,
                 state_store=self.breaker_store,
+                on_unavailable=self.on_unavailable,
                 name=f"breaker({info.provider})",
             )
             self._limiters[info.alias] = limiter
@@ -229,6 +242,13 @@ class FleetLimits:
                 provider=info.provider,
                 model=info.alias,
                 status_code=None,
+            ) from None
+        except SharedStateUnavailableError:
+            raise ProviderUnavailableError(
+                f"the fleet's shared state (Redis at {self.link.address}) is unavailable and "
+                "TTA_FLEET_ON_REDIS_DOWN=reject: the call was not made",
+                provider=info.provider,
+                model=info.alias,
             ) from None
         except CircuitOpenError as error:
             raise ProviderUnavailableError(
