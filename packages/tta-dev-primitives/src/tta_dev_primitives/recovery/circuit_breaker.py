@@ -56,7 +56,9 @@ class CircuitBreakerPrimitive(WrapperPrimitive[TIn, TOut]):
     process under this breaker's name, so every worker shares it: one opens it for
     all, and the half-open probes are counted for the whole fleet. While the store is
     unreachable, ``on_unavailable="local"`` (default) uses this process's own state;
-    ``"reject"`` fails closed with ``SharedStateUnavailableError``.
+    ``"reject"`` fails closed with ``SharedStateUnavailableError``. With a store,
+    ``state`` and the gauge show what this process last saw of the shared state, and
+    ``await state_store.reset(name)`` closes it for every worker (``reset()`` only here).
     """
 
     kind = "breaker"
