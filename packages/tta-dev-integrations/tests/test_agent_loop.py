@@ -198,7 +198,7 @@ async def test_max_tool_calls_refuses_a_step_that_would_pass_it() -> None:
 
 
 async def test_the_wall_clock_timeout_covers_the_whole_run() -> None:
-    model = ScriptedModel([call("slow", seconds=0.2)] * 10)
+    model = ScriptedModel([call("slow", seconds=0.2 + i / 1000) for i in range(10)])
     agent = AgentPrimitive(model, tools=[slow], timeout_s=0.5)
     started = time.perf_counter()
     with pytest.raises(AgentTimeoutError) as caught:
@@ -271,3 +271,23 @@ async def test_a_conversation_continues_from_a_result() -> None:
     sent = model.requests[-1].messages
     assert [m.role for m in sent] == ["system", "user", "assistant", "tool", "assistant", "user"]
     assert second.steps == 1  # limits are per run
+
+
+async def test_a_repeated_call_is_answered_from_its_first_result_not_run_again() -> None:
+    seen.clear()
+    model = ScriptedModel([call("add", a=1, b=2), call("add", a=1, b=2), "3"])
+    result = await AgentPrimitive(model, tools=[add]).execute("1 + 2?", WorkflowContext())
+    assert result.output == "3"
+    assert seen == [("add", (1, 2))]
+    assert "already called with these arguments; its result was: 3" in tool_results(model, 2)[1]
+
+
+async def test_tool_choice_required_holds_the_answer_back_on_the_first_step() -> None:
+    model = ScriptedModel([call("add", a=1, b=2), call("final_result", result="three")])
+    agent = AgentPrimitive(model, tools=[add], tool_choice="required")
+    result = await agent.execute("1 + 2?", WorkflowContext())
+    assert result.output == "three"
+    first, second = model.requests
+    assert (first.tool_choice, second.tool_choice) == ("required", "required")
+    assert [t.name for t in first.tools] == ["add"]
+    assert [t.name for t in second.tools] == ["add", "final_result"]

@@ -310,3 +310,30 @@ async def test_gemini_streamed_function_call_keeps_its_signature(server: ReplayS
     [call] = [c for p in pieces for c in p.tool_calls]
     assert (call.name, call.arguments) == ("get_weather", {"location": "Paris"})
     assert call.provider_data == {"thoughtSignature": SIGNATURE}
+
+
+async def test_tool_choice_required_reaches_openai_and_gemini(
+    server: ReplayServer, openai: Provider
+) -> None:
+    server.add(
+        "/chat/completions",
+        openai_completion(
+            {"role": "assistant", "content": None, "tool_calls": [openai_tool_call("c", "X")]},
+            "tool_calls",
+        ),
+    )
+    server.add(GEMINI, gemini_response([{"functionCall": {"name": "get_weather", "args": {}}}]))
+    gemini = await _provider("gemini", server)
+    request = LLMRequest.from_value(
+        {"prompt": "Weather?", "tools": [get_weather.definition], "tool_choice": "required"}
+    )
+    try:
+        await openai.complete(request, "gpt-4.1")
+        await gemini.complete(request, "gemini-2.5-flash")
+    finally:
+        await gemini.aclose()
+    sent_openai, sent_gemini = (r.json for r in server.requests)
+    assert sent_openai["tool_choice"] == "required"
+    assert sent_gemini["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+    with pytest.raises(ValueError, match="needs at least one tool"):
+        LLMRequest.from_value({"prompt": "x", "tool_choice": "required"})

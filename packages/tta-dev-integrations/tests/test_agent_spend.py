@@ -56,7 +56,7 @@ def greedy_tool_call(request: RecordedRequest) -> Reply:
                                 "type": "function",
                                 "function": {
                                     "name": "lookup",
-                                    "arguments": json.dumps({"key": "k"}),
+                                    "arguments": json.dumps({"key": f"k{len(body['messages'])}"}),
                                 },
                             }
                         ],

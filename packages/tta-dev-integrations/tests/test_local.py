@@ -79,12 +79,25 @@ async def test_a_prompt_larger_than_the_context_is_a_context_length_error(
         await local.execute({"prompt": "word " * 5000, "max_tokens": 4}, WorkflowContext())
 
 
-async def test_tools_and_images_are_refused_with_a_reason(local: LLMPrimitive) -> None:
-    with pytest.raises(BadRequestError, match="tools"):
-        await local.execute(
-            {"prompt": "x", "tools": [{"name": "f", "parameters": {"type": "object"}}]},
-            WorkflowContext(),
-        )
+async def test_tools_are_called_under_a_grammar(local: LLMPrimitive) -> None:
+    # Only a call of the one tool, with an argument from its enum, can be decoded.
+    colour = {"type": "string", "enum": ["red", "green"]}
+    paint = {"type": "object", "properties": {"colour": colour}, "required": ["colour"]}
+    response = await local.execute(
+        {
+            "prompt": "Paint the wall.",
+            "tools": [{"name": "paint", "description": "Paint it.", "parameters": paint}],
+            "tool_choice": "required",
+        },
+        WorkflowContext(),
+    )
+    [call] = response.tool_calls
+    assert call.name == "paint"
+    assert call.arguments["colour"] in ("red", "green")
+    assert response.finish_reason == "tool_calls"
+
+
+async def test_images_are_refused_with_a_reason(local: LLMPrimitive) -> None:
     with pytest.raises(BadRequestError, match="images"):
         await local.execute(
             {"messages": [{"role": "user", "content": [{"type": "image", "url": "http://x"}]}]},

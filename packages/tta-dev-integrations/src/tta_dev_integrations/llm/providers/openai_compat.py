@@ -96,6 +96,8 @@ class OpenAIChatAPI(WireAPI):
                 }
                 for t in request.tools
             ]
+            if request.tool_choice != "auto":
+                body["tool_choice"] = request.tool_choice
         if request.response_format is not None:
             body["response_format"] = {
                 "type": "json_schema",
