@@ -311,3 +311,30 @@ def test_the_repr_shows_no_credentials_of_the_url() -> None:
     assert "hunter2" not in shown
     assert "user" not in shown
     assert "https://idp.example.com/.well-known/jwks.json" in shown
+
+
+def test_a_background_refresh_left_on_another_loop_does_not_block_the_next(
+    jwks_server: JWKSServer,
+) -> None:
+    jwks_server.keys = [KEY_A.jwk()]
+    auth, mono = verifier(jwks_server, cooldown=30, max_age=600)
+    token = KEY_A.sign(CLAIMS)
+    first = asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(auth.verify(token)).subject == "user-1"
+        mono.now += 601
+        # Serves the stale set and leaves its refresh pending on a loop that stops here.
+        assert first.run_until_complete(auth.verify(token)).subject == "user-1"
+        assert jwks_server.requests == 1
+        mono.now += 31  # past the cooldown of that attempt
+
+        async def on_a_new_loop() -> None:
+            assert (await auth.verify(token)).subject == "user-1"
+            await until(lambda: jwks_server.requests == 2)
+
+        asyncio.run(on_a_new_loop())
+    finally:
+        for task in asyncio.all_tasks(first):
+            task.cancel()
+        first.run_until_complete(asyncio.sleep(0))
+        first.close()

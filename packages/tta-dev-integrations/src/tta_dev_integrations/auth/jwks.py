@@ -133,11 +133,14 @@ class JWKSKeySet:
 
     def _refresh_in_background(self) -> None:
         """Start a refresh that no caller waits for, unless one runs or the cooldown holds."""
-        if self._background is not None and not self._background.done():
+        loop = asyncio.get_running_loop()
+        running = self._background
+        # A task of a loop that has gone (tests, a restarted app) never finishes: ignore it.
+        if running is not None and not running.done() and running.get_loop() is loop:
             return
         if self._last_attempt is not None and self._clock() - self._last_attempt < self.cooldown:
             return
-        self._background = asyncio.get_running_loop().create_task(self._refresh())
+        self._background = loop.create_task(self._refresh())
 
     def _get_lock(self) -> asyncio.Lock:
         # asyncio.Lock binds to the loop it first waits on; a primitive may outlive a
