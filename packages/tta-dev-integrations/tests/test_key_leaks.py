@@ -367,3 +367,44 @@ async def test_no_frame_of_ours_holds_the_key_in_a_local(scene: Scene, failure: 
     for frame in frames:
         shown = repr(dict(frame.f_locals))
         assert leaked_forms(scene.key, shown) == [], (frame.f_code.co_name, shown[:500])
+
+
+async def test_streams_through_llm_and_universal_primitives(tmp_path: Path) -> None:
+    key = KEYS["gemini"]
+    server = ReplayServer().start()
+    wire = WIRES["gemini"]
+    server.respond(
+        wire.stream_path,
+        lambda r: SSEReply([error_event("gemini", echo_all(key, r.headers["x-goog-api-key"]))]),
+    )
+    provider = create_provider("gemini", base_url=server.url, api_key=key)
+    ledger = SQLiteLedger(tmp_path / "ledger.db")
+    universal = UniversalLLMPrimitive(
+        budget_profile="free",
+        free_models=["gemini-1.5-flash"],
+        ledger=ledger,
+        providers={"gemini": provider},
+        coder="none",
+    )
+    llm = LLMPrimitive("gemini-1.5-flash", provider=provider)
+    errors: list[BaseException] = []
+    try:
+        with capture_spans() as captured:
+            for stream in (
+                llm.stream("hi", WorkflowContext()),
+                universal.stream({"prompt": "hi", "complexity": "low"}, WorkflowContext()),
+            ):
+                with pytest.raises((LLMError, AllAlternativesFailedError)) as caught:
+                    async for _ in stream:
+                        pass
+                errors.append(caught.value)
+    finally:
+        await provider.aclose()
+        await ledger.close()
+        server.stop()
+    texts = [_spans_text(captured.spans)]
+    for error in errors:
+        texts += [str(error), repr(error), "".join(traceback.format_exception(error))]
+    assert len(server.requests) >= 2  # both streams reached the server and got the echo
+    for text in texts:
+        assert leaked_forms(key, text) == [], text[:2000]
