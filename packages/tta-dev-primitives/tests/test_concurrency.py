@@ -217,3 +217,58 @@ async def test_map_over_a_bulkhead_shares_its_limit_with_other_callers() -> None
     )
     assert first == second == [i * 10 for i in range(5)]
     assert gauge.most == 2
+
+
+async def test_a_waiting_call_that_is_cancelled_or_times_out_takes_no_slot_with_it() -> None:
+    release = asyncio.Event()
+    ran: list[int] = []
+
+    async def hold(item: int) -> int:
+        ran.append(item)
+        await release.wait()
+        return item
+
+    capped = BulkheadPrimitive(hold, 1, name="leak-check")
+    first = asyncio.ensure_future(capped.execute(1, WorkflowContext()))
+    cancelled = asyncio.ensure_future(capped.execute(2, WorkflowContext()))
+    await asyncio.sleep(0)
+    assert metric_value("tta_concurrency_waiting", primitive="leak-check") == 1
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    with pytest.raises(TimeoutError):  # an outer deadline, not the bulkhead's: passes through
+        async with asyncio.timeout(0.01):
+            await capped.execute(3, WorkflowContext())
+    third = asyncio.ensure_future(capped.execute(4, WorkflowContext()))
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == 1
+    assert await third == 4
+    assert ran == [1, 4]
+    assert metric_value("tta_concurrency_waiting", primitive="leak-check") == 0
+    assert metric_value("tta_concurrency_in_flight", primitive="leak-check") == 0
+    # Every slot came back: two calls at once is one too many only while one runs.
+    assert await capped.execute(5, WorkflowContext()) == 5
+
+
+async def test_a_slot_handed_to_a_call_cancelled_at_that_moment_goes_to_the_next() -> None:
+    release = asyncio.Event()
+
+    async def hold(item: int) -> int:
+        if item == 1:
+            await release.wait()
+        return item
+
+    capped = BulkheadPrimitive(hold, 1, name="handover")
+    first = asyncio.ensure_future(capped.execute(1, WorkflowContext()))
+    second = asyncio.ensure_future(capped.execute(2, WorkflowContext()))
+    third = asyncio.ensure_future(capped.execute(3, WorkflowContext()))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.sleep(0)  # first finishes and hands its slot to second...
+    second.cancel()  # ...which is cancelled before it runs
+    assert await first == 1
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert await third == 3
+    assert capped._running == 0

@@ -11,19 +11,21 @@ however many workflows call it, so one slow dependency cannot take every slot.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from tta_dev_primitives.core.base import AsyncStep, WorkflowPrimitive, as_primitive
 from tta_dev_primitives.core.context import WorkflowContext
 from tta_dev_primitives.core.wrapper import WrapperPrimitive
 from tta_dev_primitives.exceptions import BulkheadFullError
-from tta_dev_primitives.observability.metrics import counter, declare_metric, gauge
+from tta_dev_primitives.observability.metrics import MetricSpec, counter, declare_metric, gauge
 from tta_dev_primitives.observability.tracing import active_tracer
 
 if TYPE_CHECKING:
     import asyncio
+
+    from prometheus_client import Gauge
 
 __all__ = [
     "BULKHEAD_REJECTED",
@@ -61,6 +63,55 @@ BULKHEAD_REJECTED = declare_metric(
 )
 
 
+class _Tally:
+    """How many calls of the primitives of one name are in one state (running, waiting).
+
+    Its gauge reads the plain int when scraped: ``inc()``/``dec()`` on a prometheus
+    child take a lock, ~0.4 us each, more than the rest of a bulkhead's fast path.
+    Primitives of one name share a tally, as they would share the gauge's child. In
+    multiprocess mode each worker's value must be written to its file, so there the
+    child's own ``inc()``/``dec()`` are used.
+    """
+
+    __slots__ = ("child", "value")
+
+    def __init__(self, child: Gauge | None) -> None:
+        self.value = 0
+        self.child = child
+
+    def enter(self) -> None:
+        if self.child is None:
+            self.value += 1
+        else:
+            self.child.inc()
+
+    def leave(self) -> None:
+        if self.child is None:
+            self.value -= 1
+        else:
+            self.child.dec()
+
+
+_TALLIES: dict[tuple[str, str], _Tally] = {}
+
+
+def _tally(spec: MetricSpec, primitive: str) -> _Tally:
+    key = (spec.name, primitive)
+    tally = _TALLIES.get(key)
+    if tally is None:
+        from prometheus_client import values
+
+        child = gauge(spec).labels(primitive)
+        if values.ValueClass is values.MutexValue:  # one process: read at scrape time
+            counted = _Tally(None)
+            child.set_function(lambda: counted.value)
+            tally = counted
+        else:
+            tally = _Tally(child)
+        _TALLIES[key] = tally
+    return tally
+
+
 def _check_limit(value: int | None, option: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValueError(f"{option} must be an int >= 1 (or None for no limit), got {value!r}")
@@ -95,7 +146,7 @@ class MapPrimitive(WorkflowPrimitive[Iterable[TItem], list[TResult]]):
         self.collect_errors = collect_errors
         self.item_name = item_name
         self.name = name or f"map({self.step.display_name})"
-        self._in_flight = gauge(CONCURRENCY_IN_FLIGHT).labels(self.display_name)
+        self._in_flight = _tally(CONCURRENCY_IN_FLIGHT, self.display_name)
 
     async def _execute_impl(
         self, input_data: Iterable[TItem], context: WorkflowContext
@@ -111,7 +162,7 @@ class MapPrimitive(WorkflowPrimitive[Iterable[TItem], list[TResult]]):
 
         async def work() -> None:
             for index in pending:
-                self._in_flight.inc()
+                self._in_flight.enter()
                 try:
                     results[index] = await self._run_item(items[index], index, context)
                 except Exception as error:
@@ -120,7 +171,7 @@ class MapPrimitive(WorkflowPrimitive[Iterable[TItem], list[TResult]]):
                         raise
                     failures[index] = error
                 finally:
-                    self._in_flight.dec()
+                    self._in_flight.leave()
 
         loop = asyncio.get_running_loop()
         workers = [
@@ -158,10 +209,11 @@ class BulkheadPrimitive(WrapperPrimitive[TIn, TOut]):
     """Lets at most ``max_concurrency`` calls of ``inner`` run at once; the others wait.
 
     The limit holds for every caller of this instance (every workflow, every task of
-    one event loop), so wrap the step once and share it. A waiting call takes the
+    its event loop), so wrap the step once and share it. A waiting call takes the
     next free slot in arrival order. With ``max_wait_seconds``, a call that found no
     slot in that time raises :class:`~tta_dev_primitives.BulkheadFullError` without
     running (``0``: refuse at once when full); by default it waits as long as it takes.
+    Like asyncio's own primitives, one instance serves one event loop at a time.
     """
 
     kind = "bulkhead"
@@ -184,57 +236,61 @@ class BulkheadPrimitive(WrapperPrimitive[TIn, TOut]):
             )
         self.max_concurrency = max_concurrency
         self.max_wait_seconds = max_wait_seconds
-        # One semaphore per event loop: an asyncio primitive belongs to the loop it
-        # first waited on, and a primitive may outlive one asyncio.run().
-        self._slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            WeakKeyDictionary()
-        )
-        self._in_flight = gauge(CONCURRENCY_IN_FLIGHT).labels(self.display_name)
-        self._waiting = gauge(CONCURRENCY_WAITING).labels(self.display_name)
+        # The slots are counted here rather than by an asyncio.Semaphore: a free slot is
+        # then taken without an await, and the instance is not bound to the first loop
+        # that used it. A slot freed while calls wait is handed to the first of them.
+        self._running = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._in_flight = _tally(CONCURRENCY_IN_FLIGHT, self.display_name)
+        self._waiting = _tally(CONCURRENCY_WAITING, self.display_name)
         self._rejected = counter(BULKHEAD_REJECTED).labels(self.display_name)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        slots = self._slots.get(loop)
-        if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(self.max_concurrency)
-        return slots
-
     async def _execute_impl(self, input_data: TIn, context: WorkflowContext) -> TOut:
-        slots = self._semaphore()
-        if slots.locked():
-            await self._wait_for(slots)
+        if self._running < self.max_concurrency and not self._waiters:
+            self._running += 1
         else:
-            await slots.acquire()  # free: returns at once
-        self._in_flight.inc()
+            await self._wait_for_slot()  # returns holding a slot handed over
+        self._in_flight.enter()
         try:
             return await self.inner.execute(input_data, context)
         finally:
-            self._in_flight.dec()
-            slots.release()
+            self._in_flight.leave()
+            self._release()
 
-    async def _wait_for(self, slots: asyncio.Semaphore) -> None:
+    def _release(self) -> None:
+        """Hand the slot to the first call still waiting, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._running -= 1
+
+    async def _wait_for_slot(self) -> None:
         import asyncio
 
         wait = self.max_wait_seconds
         if wait == 0:
             self._rejected.inc()
             raise BulkheadFullError(self.display_name, self.max_concurrency, 0.0)
-        self._waiting.inc()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        deadline = asyncio.timeout(wait)
+        self._waiting.enter()
         try:
-            if wait is None:
-                await slots.acquire()
-                return
-            try:
-                async with asyncio.timeout(wait):
-                    await slots.acquire()
-            except TimeoutError:
+            async with deadline:
+                await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed a slot just as this call gave up: pass it on
+            else:
+                waiter.cancel()  # _release skips it
+            if wait is not None and deadline.expired():
                 self._rejected.inc()
                 raise BulkheadFullError(self.display_name, self.max_concurrency, wait) from None
+            raise
         finally:
-            self._waiting.dec()
+            self._waiting.leave()
 
     def __repr__(self) -> str:
         return (
