@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -272,3 +276,42 @@ async def test_a_slot_handed_to_a_call_cancelled_at_that_moment_goes_to_the_next
         await second
     assert await third == 3
     assert capped._running == 0
+
+
+_MULTIPROCESS_PROBE = """
+import asyncio
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from tta_dev_primitives import BulkheadPrimitive, WorkflowContext
+
+def in_flight():
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    value = registry.get_sample_value("tta_concurrency_in_flight", {"primitive": "mp"})
+    return 0.0 if value is None else value
+
+async def main():
+    release = asyncio.Event()
+    async def hold(x):
+        await release.wait()
+        return x
+    capped = BulkheadPrimitive(hold, 2, name="mp")
+    calls = [asyncio.ensure_future(capped.execute(n, WorkflowContext())) for n in range(3)]
+    await asyncio.sleep(0.01)
+    during = in_flight()
+    release.set()
+    await asyncio.gather(*calls)
+    print(during, in_flight())
+
+asyncio.run(main())
+"""
+
+
+def test_in_multiprocess_mode_the_workers_write_their_in_flight_counts(tmp_path: Path) -> None:
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _MULTIPROCESS_PROBE],
+        capture_output=True, text=True, timeout=60, check=True, env=env,
+    ).stdout  # fmt: skip
+    assert out.split() == ["2.0", "0.0"]
