@@ -14,14 +14,17 @@ under the same rules (a paid fallback needs the justification and a new reservat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
-from typing import Any
+from typing import Any, Literal
 
 from tta_dev_integrations.llm.attempts import Attempt, QuotaExhausted, Routing, capabilities_needed
+from tta_dev_integrations.llm.budget.core import finish_despite_cancel
+from tta_dev_integrations.llm.budget.journal import PendingJournal
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
     Justification,
@@ -46,7 +49,7 @@ from tta_dev_integrations.llm.budget.telemetry import (
 from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, load_catalog
 from tta_dev_integrations.llm.coders import CoderDetection, coder_defaults, detect_coder
 from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
-from tta_dev_integrations.llm.errors import LLMError, UnknownModelError
+from tta_dev_integrations.llm.errors import LLMError, ResponseError, UnknownModelError
 from tta_dev_integrations.llm.justification import (
     JustificationRequiredError,
     justification_problems,
@@ -91,7 +94,13 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
 
     The request is a dict (or ``LLMRequest``) that may also carry ``complexity``
     (``low``/``medium``/``high``/``auto``), ``justification`` (for paid models) and
-    ``scope`` (who is charged). The response's ``routing`` explains the choice.
+    ``scope`` (who is charged: one of ``scopes``, by default only the instance's own).
+    The response's ``routing`` explains the choice.
+
+    ``monthly_limit`` caps what this instance lets a scope spend in a month, counting
+    what every process and machine sharing the ledger spent there; a limit stored in the
+    ledger for the scope (``tta budget limit``) caps it too, and the smaller one holds.
+    The instance never writes the stored limit: ``None`` means "no cap of my own".
     """
 
     def __init__(
@@ -103,9 +112,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         free_models: Sequence[str] | None = None,
         paid_models: Sequence[str] | None = None,
         scope: str = "default",
+        scopes: Sequence[str] | None = None,
         ledger: Ledger | None = None,
         catalog: Catalog | None = None,
         providers: Mapping[str, Provider] | None = None,
+        journal: PendingJournal | None = None,
         on_budget_alert: Callable[[BudgetAlert], None] | None = None,
         alert_thresholds: Sequence[float] = (0.5, 0.8, 1.0),
         justification_window_s: float = 3600.0,
@@ -127,7 +138,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             *[m for m in self.free_models if m.alias not in preferred],
         ]
         self.monthly_limit = monthly_limit
+        self._cap_micros = None if monthly_limit is None else to_micros(monthly_limit)
         self.scope = scope
+        #: The scopes a request may name (``"scope"`` in the request); the own one always.
+        self.scopes = frozenset([scope, *(scopes or ())])
         self._ledger = ledger
         self._providers = dict(providers or {})
         self._primitives: dict[str, LLMPrimitive] = {}
@@ -136,11 +150,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         self.justification_window = timedelta(seconds=justification_window_s)
         self.lease_s = lease_s
         self.name = name or "universal-llm"
-        self._limits_set: set[tuple[str, str]] = set()
         self._alerted: set[tuple[str, str, float]] = set()
-        #: Free calls and settlements the ledger could not take yet (it was unreachable).
-        self.unrecorded: list[dict[str, Any]] = []
-        self.unsettled: list[dict[str, Any]] = []
+        #: Free calls and settlements the ledger could not take yet (it was unreachable),
+        #: kept on disk under ``TTA_HOME`` until a process reaches the ledger.
+        self.journal = journal or PendingJournal()
+        self._journal_swept = False
 
     # -- configuration -------------------------------------------------------------
 
@@ -197,17 +211,25 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 self._note_failure(routing, call, error)
                 continue
             started = perf_counter()
+            keeper = self._keep_lease(call)
             try:
                 response = await self._primitive(call.model.alias).execute(
                     call.request, call.context
                 )
             except LLMError as error:
-                await self._abort(call, perf_counter() - started, failed=True)
+                if isinstance(error, ResponseError) and not call.model.free:
+                    # It answered (and billed) but the answer cannot be read: charged at
+                    # the reservation, estimated, never released at $0.
+                    await self._abandon(call, perf_counter() - started)
+                else:
+                    await self._abort(call, perf_counter() - started, failed=True)
                 self._note_failure(routing, call, error)
                 continue
             except BaseException:
-                await self._abort(call, perf_counter() - started, failed=False)
+                await self._abandon(call, perf_counter() - started)
                 raise
+            finally:
+                keeper.cancel()
             return await self._end(call, response, reserved_usd)
 
     def stream(self, input_data: RequestLike, context: WorkflowContext) -> UniversalStream:
@@ -224,9 +246,8 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         request = LLMRequest.from_value(input_data)
         refuse_empty_prompt(request)
         max_cost_usd = check_usd("max_cost_usd", options.get("max_cost_usd"))
-        scope = str(options.get("scope") or self.scope)
+        scope = self._scope(options.get("scope"))
         month = current_month()
-        await self._ensure_limit(scope, month)
         await self._flush_pending()
         tier, source, reasons = self._tier(options.get("complexity", "auto"), request)
         justification, problems = parse_justification(options.get("justification"))
@@ -417,15 +438,18 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         except LedgerUnavailableError:
             return {}
 
-    async def _ensure_limit(self, scope: str, month: str) -> None:
-        if (scope, month) in self._limits_set:
-            return
-        limit = None if self.monthly_limit is None else to_micros(self.monthly_limit)
-        try:
-            await self.ledger.set_limit(scope, month, limit)
-        except LedgerUnavailableError:
-            return  # retried on the next call; paid calls fail closed meanwhile
-        self._limits_set.add((scope, month))
+    def _scope(self, requested: object) -> str:
+        """The scope a request is charged to: the instance's, or one it allows."""
+        if requested is None or requested == "":
+            return self.scope
+        if not isinstance(requested, str) or requested not in self.scopes:
+            allowed = ", ".join(sorted(self.scopes))
+            raise ValueError(
+                f"the request names scope {requested!r}, which this UniversalLLMPrimitive "
+                f"does not charge (allowed: {allowed}); add it to scopes= when building the "
+                'primitive, or leave "scope" out of the request'
+            )
+        return requested
 
     async def _read_summary(self, scope: str, month: str) -> SpendSummary | None:
         """The scope's month as the ledger has it (gauges updated); ``None`` if unreachable."""
@@ -437,10 +461,14 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         return summary
 
     def _left(self, summary: SpendSummary | None) -> float | None:
-        """Dollars left: ``None`` without a limit, 0 when the ledger could not be read."""
+        """Dollars left under the stored limit and this instance's own.
+
+        ``None`` when neither limits the scope; 0 when the ledger could not be read (paid
+        calls fail closed then: the reservation cannot be made either).
+        """
         if summary is None:
-            return 0.0 if self.monthly_limit is not None else None
-        remaining = summary.remaining_micros
+            return 0.0
+        remaining = summary.remaining_under(self._cap_micros)
         return None if remaining is None else to_usd(remaining)
 
     async def _begin(self, call: Attempt) -> float | None:
@@ -460,8 +488,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             model=model.alias,
             provider=model.provider,
             lease_s=self.lease_s,
+            cap_micros=self._cap_micros,
             coder=self.coder.coder,
             profile=self.profile.value,
+            tier=call.decision.complexity,
             correlation_id=call.context.correlation_id,
             justification=call.justification,
             justification_verified=call.verified,
@@ -471,9 +501,47 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def _abort(self, call: Attempt, latency: float, *, failed: bool) -> None:
         """Give back a paid call's reservation; record a free call's failure."""
         if not call.model.free:
-            await self.ledger.release(call.request_id)
+            await self.ledger.release(call.request_id, failed=failed)
         elif failed:
             await self._record_free(call, ok=False, latency=latency)
+
+    async def _abandon(self, call: Attempt, latency: float) -> None:
+        """The caller went away (cancelled, timed out) while the provider call was out.
+
+        The provider has the request and bills what it generates, whether or not anyone
+        reads the answer: a paid call is charged at its reservation (the worst case),
+        marked estimated, never released at $0.
+        """
+        if call.model.free:
+            return
+        reserved = next(
+            (c.worst_case_usd for c in call.decision.candidates if c.model == call.model.alias),
+            0.0,
+        )
+        settlement: dict[str, Any] = {
+            "request_id": call.request_id,
+            "actual_micros": to_micros(reserved),
+            "ok": False,
+            "measured": False,
+            "latency_s": latency,
+        }
+        await finish_despite_cancel(self._settle(settlement))
+
+    def _keep_lease(self, call: Attempt) -> asyncio.Task[None]:
+        """Renew a paid call's lease while it runs, so a long answer never outlives it."""
+
+        async def renew() -> None:
+            if call.model.free:
+                return
+            while True:  # tta: ignore[TTA001] - a periodic renewal, not a retry
+                await asyncio.sleep(self.lease_s / 3)
+                try:
+                    if not await self.ledger.renew(call.request_id, self.lease_s):
+                        return
+                except LedgerUnavailableError:
+                    logger.warning("could not renew the lease of %s", call.request_id)
+
+        return asyncio.create_task(renew(), name=f"tta-lease-{call.request_id[:8]}")
 
     async def _end(
         self, call: Attempt, response: LLMResponse, reserved_usd: float | None
@@ -482,7 +550,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         settled = await self._record_success(call, response)
         summary = await self._read_summary(call.scope, call.month)
         if settled and summary is not None:
-            self._check_alerts(summary)
+            await self._check_alerts(summary)
         response.routing = call.decision.with_call(
             call.request_id, reserved_usd, self._left(summary)
         )
@@ -513,35 +581,62 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             "request_id": call.request_id,
             "actual_micros": figures.actual_micros,
             "ok": True,
+            "measured": figures.measured,
             "latency_s": response.latency_s,
             "input_tokens": figures.input_tokens,
             "output_tokens": figures.output_tokens,
         }
-        try:
-            await self.ledger.settle(**settlement)
-        except LedgerUnavailableError:
-            # The money is spent: keep the reservation standing and settle as soon as the
-            # ledger is back (a lease outliving the outage would release it unspent).
-            self.unsettled.append(settlement)
-            logger.warning(
-                "the ledger is unreachable: settlement of %s is pending", call.request_id
-            )
+        if not await finish_despite_cancel(self._settle(settlement)):
             return False
         label = "verified" if call.verified else "unverified"
         counter(PAID_CALLS).labels(self.profile.value, label).inc()
         return True
 
     async def _flush_pending(self) -> None:
-        """Settle and record what an earlier ledger outage left pending."""
+        """Settle and record what an earlier ledger outage left in the journal."""
+        # A stat per call; the folder is searched for a dead replay's files once.
+        if self.journal.has_pending() or not self._journal_swept:
+            self._journal_swept = True
+            await self.journal.replay(self.ledger)
+
+    async def _settle(self, settlement: dict[str, Any]) -> bool:
+        """Settle a served call; ``False`` when it had to wait in the journal.
+
+        The money is spent either way: if the ledger cannot take it now, the settlement
+        waits in the journal on disk (should the lease end first, the reservation is
+        charged meanwhile, never released).
+        """
         try:
-            while self.unsettled:
-                await self.ledger.settle(**self.unsettled[0])
-                self.unsettled.pop(0)
-            while self.unrecorded:
-                await self.ledger.record_free(**self.unrecorded[0])
-                self.unrecorded.pop(0)
+            await self.ledger.settle(**settlement)
         except LedgerUnavailableError:
-            return
+            self._journal_settlement(settlement)
+            return False
+        return True
+
+    def _journal_settlement(self, settlement: dict[str, Any]) -> None:
+        if self._journal("settle", settlement):
+            logger.warning(
+                "the ledger is unreachable: the settlement of %s waits in %s and is "
+                "recorded as soon as a process on this machine reaches the ledger",
+                settlement["request_id"],
+                self.journal.path,
+            )
+
+    def _journal(self, kind: Literal["settle", "free"], record: dict[str, Any]) -> bool:
+        """Keep a ledger write on disk; ``False`` (logged as an error) if even that fails."""
+        try:
+            self.journal.append(kind, record)
+        except OSError as error:
+            logger.error(
+                "the ledger is unreachable and the journal %s cannot be written (%s): call "
+                "%s is not recorded (a paid call's reservation is charged when its lease "
+                "ends); fix TTA_HOME or the ledger",
+                self.journal.path,
+                error,
+                record["request_id"],
+            )
+            return False
+        return True
 
     async def _record_free(
         self, call: Attempt, *, ok: bool, latency: float, usage: Usage | None = None
@@ -555,38 +650,53 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             "ok": ok,
             "coder": self.coder.coder,
             "profile": self.profile.value,
+            "tier": call.decision.complexity,
             "correlation_id": call.context.correlation_id,
             "latency_s": latency,
             "input_tokens": usage.input_tokens if usage else 0,
             "output_tokens": usage.output_tokens if usage else 0,
+            "now": datetime.now(UTC),
         }
         try:
             await self.ledger.record_free(**entry)
         except LedgerUnavailableError:
-            self.unrecorded.append(entry)
-            logger.warning(
-                "the ledger is unreachable: %d free call(s) not recorded yet; they will be "
-                "recorded when it is back",
-                len(self.unrecorded),
-            )
+            if self._journal("free", entry):
+                logger.warning(
+                    "the ledger is unreachable: free call %s waits in %s and is recorded as "
+                    "soon as a process on this machine reaches the ledger",
+                    call.request_id,
+                    self.journal.path,
+                )
 
-    def _check_alerts(self, summary: SpendSummary) -> None:
-        if self.monthly_limit is None or self.monthly_limit == 0:
+    async def _check_alerts(self, summary: SpendSummary) -> None:
+        """Fire each threshold the month crossed, once for every process sharing the ledger.
+
+        The limit is the one this instance spends under (the smaller of the stored limit
+        and its own); the ledger's ``claim_alert`` decides which process alerts.
+        """
+        limit_micros = summary.effective_limit(self._cap_micros)
+        if not limit_micros:
             return
         scope, month = summary.scope, summary.month
-        spent = to_usd(summary.spent_micros)
+        spent, limit = to_usd(summary.spent_micros), to_usd(limit_micros)
         for threshold in self.alert_thresholds:
             key = (scope, month, threshold)
-            if spent >= threshold * self.monthly_limit and key not in self._alerted:
-                self._alerted.add(key)
-                counter(ALERTS).labels(scope, f"{threshold:g}").inc()
-                alert = BudgetAlert(scope, month, threshold, spent, self.monthly_limit)
-                logger.warning(
-                    "budget of scope %r for %s: $%.4f spent, %d%% of the $%.2f limit",
-                    scope, month, spent, round(threshold * 100), self.monthly_limit,
-                )  # fmt: skip
-                if self.on_budget_alert is not None:
-                    self.on_budget_alert(alert)
+            if summary.spent_micros < threshold * limit_micros or key in self._alerted:
+                continue
+            try:
+                first = await self.ledger.claim_alert(scope, month, threshold, summary.spent_micros)
+            except LedgerUnavailableError:
+                continue  # tried again after the next settlement
+            self._alerted.add(key)
+            if not first:
+                continue  # another process (or an earlier run) alerted already
+            counter(ALERTS).labels(scope, f"{threshold:g}").inc()
+            logger.warning(
+                "budget of scope %r for %s: $%.4f spent, %d%% of the $%.2f limit",
+                scope, month, spent, round(threshold * 100), limit,
+            )  # fmt: skip
+            if self.on_budget_alert is not None:
+                self.on_budget_alert(BudgetAlert(scope, month, threshold, spent, limit))
 
     def _publish(self, summary: SpendSummary) -> None:
         scope, profile = summary.scope, self.profile.value
