@@ -187,3 +187,27 @@ def test_sub_errors_are_shown_not_referred_to() -> None:
     first, *rest = message.splitlines()
     assert first.endswith("(see `tta models`)")
     assert rest == ["  - TimeoutError: a: no answer in 60 s", "  - ValueError: b: key refused"]
+
+
+def test_an_unexpected_group_of_errors_lists_its_members(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tta_dev_primitives import AllAlternativesFailedError
+
+    def fail(self, ctx):  # type: ignore[no-untyped-def]
+        raise AllAlternativesFailedError(
+            "every alternative of 'draft' failed; see the sub-exceptions for each cause",
+            [TimeoutError("model: no answer in 60 s"), ValueError("rules: empty task")],
+        )
+
+    monkeypatch.setattr(typer.core.TyperCommand, "invoke", fail)
+    assert main(["coder"]) == EXIT_FAILURE
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "tta: error: AllAlternativesFailedError: every alternative of 'draft' failed "
+        "(run with --debug)"
+    )
+    assert lines[1:] == [
+        "  - TimeoutError: model: no answer in 60 s",
+        "  - ValueError: rules: empty task",
+    ]

@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if _State.debug:
             raise
-        sys.stderr.write(f"tta: error: {type(error).__name__}: {error} (run with --debug)\n")
+        # A group's sub-errors are listed below its line (a terminal shows no
+        # "sub-exceptions" otherwise), and Python parameters are named as flags.
+        first, _, subs = str(CLIError.from_error(error)).partition("\n")
+        sys.stderr.write(f"tta: error: {type(error).__name__}: {first} (run with --debug)\n")
+        if subs:
+            sys.stderr.write(subs + "\n")
         return EXIT_FAILURE
     # standalone_mode=False: a command that exits early (typer.Exit) returns its code,
     # and Ctrl-C inside a command arrives as 130.
