@@ -807,7 +807,8 @@ async def test_a_stream_that_ends_without_message_stop_is_interrupted(
         await _stream(provider, "Hello", into=pieces)
 
     assert caught.value.partial_text == "Hello"
-    assert [p.text for p in pieces] == ["Hello"]
+    assert [p.text for p in pieces if p.text] == ["Hello"]
+    assert pieces[0].usage is not None  # message_start: the input tokens, billed already
 
 
 async def test_a_stream_whose_connection_drops_is_interrupted(
@@ -835,7 +836,8 @@ async def test_an_error_event_mid_stream_raises_the_mapped_error(
     with pytest.raises(ProviderUnavailableError, match="Overloaded") as caught:
         await _stream(provider, "Hello", into=pieces)
 
-    assert [p.text for p in pieces] == ["Hello"]
+    assert [p.text for p in pieces if p.text] == ["Hello"]
+    assert pieces[0].usage is not None  # message_start: the input tokens, billed already
     assert caught.value.provider == "anthropic"
 
 

@@ -184,7 +184,10 @@ class LLMStream:
 
     The final :class:`LLMResponse` carries the usage and cost, exactly as a plain
     call's would. If the stream breaks off, ``StreamInterruptedError`` is raised with
-    the text received so far, and nothing is billed for it.
+    the text received so far. What a stream that ended early saw stays readable:
+    ``answering`` (the provider started answering: it bills from there), ``usage_seen``
+    (the latest usage it reported, e.g. Anthropic's input tokens at the start) and
+    ``partial_text``; ``UniversalLLMPrimitive`` settles such a stream from them.
     """
 
     def __init__(
@@ -195,6 +198,14 @@ class LLMStream:
         self.context = context
         self.response: LLMResponse | None = None
         self.time_to_first_token_s: float | None = None
+        self.answering = False
+        self.usage_seen: Usage | None = None
+        self._parts: list[str] = []
+
+    @property
+    def partial_text(self) -> str:
+        """The text received so far (all of it once the stream ended)."""
+        return "".join(self._parts)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._run()
@@ -230,23 +241,25 @@ class LLMStream:
         primitive = self.primitive
         info = primitive.info
         start = perf_counter()
-        parts: list[str] = []
+        parts = self._parts
         usage: Usage | None = None
         finish: str | None = None
         provider_model = ""
         response_id = ""
         try:
             async for piece in primitive.provider.stream(self.request, info.model_id):
+                # Noted before the text is handed out: the reader may stop at any yield.
+                self.answering = True
+                usage = self.usage_seen = piece.usage or usage
+                finish = piece.finish_reason or finish
+                provider_model = piece.provider_model or provider_model
+                response_id = piece.response_id or response_id
                 if piece.text:
                     if self.time_to_first_token_s is None:
                         self.time_to_first_token_s = perf_counter() - start
                         primitive._llm_metrics.first_token.observe(self.time_to_first_token_s)
                     parts.append(piece.text)
                     yield piece.text
-                usage = piece.usage or usage
-                finish = piece.finish_reason or finish
-                provider_model = piece.provider_model or provider_model
-                response_id = piece.response_id or response_id
         except LLMError as error:
             primitive._failed(error)
             raise

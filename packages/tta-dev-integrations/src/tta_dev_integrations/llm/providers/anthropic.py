@@ -209,7 +209,12 @@ class _StreamReader:
             self.model = str(message.get("model") or "")
             self.response_id = str(message.get("id") or "")
             self._add_usage(message.get("usage"))
-        elif kind == "content_block_start":
+            # The input tokens are billed from here on: say so at once, so a stream that
+            # stops early is still charged for them.
+            return StreamPiece(
+                usage=_usage(self.usage), provider_model=self.model, response_id=self.response_id
+            )
+        if kind == "content_block_start":
             block = _obj(payload["content_block"])
             if block.get("type") == "tool_use":
                 self.tools[payload["index"]] = _ToolBlock(block["id"], block["name"])
