@@ -88,6 +88,7 @@ class Candidate(NamedTuple):
     reason: str
     reliability: float = RELIABILITY_PRIOR
     judged: float = 0.0
+    mean_latency_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +269,7 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
         considered, chosen, reason, code, explore = _explored(looked, inputs, bar, draws)
     else:
         considered = _consider(looked, inputs, bar, None)
-        chosen, reason, code = _choose(considered, inputs, bar, looked)
+        chosen, reason, code = _choose(considered, inputs, bar)
     return RoutingDecision(
         profile=inputs.profile.value,
         complexity=tier,
@@ -289,11 +290,11 @@ def _explored(
 ) -> tuple[list[Candidate], Candidate | None, str, str, bool]:
     """The choice on the draws, unless it spends on a paid model more than is set aside."""
     considered = _consider(looked, inputs, bar, draws)
-    chosen, reason, _ = _choose(considered, inputs, bar, looked)
+    chosen, reason, _ = _choose(considered, inputs, bar)
     left = inputs.exploration.paid_usd_left
     if chosen is not None and not chosen.free and left is not None:
         means = _consider(looked, inputs, bar, None)
-        usual, usual_reason, usual_code = _choose(means, inputs, bar, looked)
+        usual, usual_reason, usual_code = _choose(means, inputs, bar)
         if (
             usual is not None
             and usual.model != chosen.model
@@ -334,7 +335,7 @@ def _consider(
     costs = inputs.worst_case_usd
     considered: list[Candidate] = []
     append = considered.append
-    for i, (model, mean, _, rel, judged, _, first_drop) in enumerate(looked):
+    for i, (model, mean, _, rel, judged, latency, first_drop) in enumerate(looked):
         drop = paid_gate if first_drop is None and not model.free else first_drop
         quality = mean if draws is None else draws[i]
         # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
@@ -351,6 +352,7 @@ def _consider(
                     drop or "allowed",
                     rel,
                     judged,
+                    latency,
                 ),
             )
         )
@@ -358,7 +360,7 @@ def _consider(
 
 
 def _choose(
-    considered: list[Candidate], inputs: RoutingInputs, bar: float, looked: list[_Looked]
+    considered: list[Candidate], inputs: RoutingInputs, bar: float
 ) -> tuple[Candidate | None, str, str]:
     kept = [c for c in considered if c.kept]
     if not kept:
@@ -366,7 +368,7 @@ def _choose(
     tier = inputs.tier
     if inputs.profile is BudgetProfile.UNLIMITED:
         scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
-        best = _best(kept, scores, looked)
+        best = _best(kept, scores)
         return (
             best,
             f"best expected quality for {tier} ({_figures(best)})",
@@ -379,7 +381,7 @@ def _choose(
         scores = [
             (c.expected_quality * c.reliability / (c.worst_case_usd + floor), 0.0) for c in meeting
         ]
-        best = _best(meeting, scores, looked)
+        best = _best(meeting, scores)
         kind = "free" if best.free else "paid, justified"
         return (
             best,
@@ -388,7 +390,7 @@ def _choose(
             "best_value_meeting_bar",
         )
     scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
-    best = _best(kept, scores, looked)
+    best = _best(kept, scores)
     return (
         best,
         f"no allowed model meets the {tier} bar {bar}; best available ({_figures(best)})",
@@ -403,13 +405,10 @@ def _figures(c: Candidate) -> str:
     )
 
 
-def _best(
-    candidates: list[Candidate], scores: list[tuple[float, float]], looked: list[_Looked]
-) -> Candidate:
+def _best(candidates: list[Candidate], scores: list[tuple[float, float]]) -> Candidate:
     """The highest score; among exact ties the lower latency, then the first listed."""
     top = max(scores)
     tied = [c for c, score in zip(candidates, scores, strict=True) if score == top]
     if len(tied) == 1:
         return tied[0]
-    latency = {entry[0].alias: entry[5] for entry in looked}
-    return min(tied, key=lambda c: latency.get(c.model) or 1e9)
+    return min(tied, key=lambda c: c.mean_latency_s or 1e9)
