@@ -15,10 +15,17 @@
         │   ├── ConstraintViolationError  unique, foreign key, check, not-null, exclusion;
         │   │                             .constraint (name when known), .kind
         │   ├── QuerySyntaxError          bad SQL, unknown table/column/function
+        │   ├── ParameterError (ValueError)
+        │   │                             a value or the SQL text cannot be sent (an integer
+        │   │                             beyond 64 bits on SQLite, a lone surrogate, a type
+        │   │                             the driver cannot adapt); .parameter names it
         │   └── QueryTimeoutError (TimeoutError)
         │                                 statement timeout, lock timeout, busy database
         └── SupabaseError                 any other PostgREST error: .code, .message, ...
 
+A request that is malformed before anything is sent (an unknown key, ``fetch="some"``,
+``retry_safe="false"``, a reserved or invalid name, an unfiltered delete) raises
+``ValueError`` naming the field; every failure after that is one of the types above.
 Driver exceptions (psycopg, sqlite3, httpx) are converted where they cross into this
 package, in one place per backend; the original stays reachable as ``__cause__`` unless
 its text carries a password.
@@ -33,6 +40,7 @@ __all__ = [
     "DatabaseConnectionError",
     "DatabaseError",
     "NotFoundError",
+    "ParameterError",
     "QueryError",
     "QuerySyntaxError",
     "QueryTimeoutError",
@@ -130,6 +138,21 @@ class ConstraintViolationError(QueryError):
 
 class QuerySyntaxError(QueryError):
     """The statement is not valid: a syntax error, or an unknown table, column or function."""
+
+
+class ParameterError(QueryError, ValueError):
+    """A value, or the SQL text itself, cannot be sent to the database; nothing was run.
+
+    ``parameter`` names it the way the request does: ``"params[1]"``,
+    ``"params['email']"``, ``"many[2][0]"`` or ``"query"`` (the SQL text); ``None``
+    when the driver did not say which.
+    """
+
+    def __init__(
+        self, message: str, *, parameter: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.parameter = parameter
 
 
 class QueryTimeoutError(QueryError, TimeoutError):

@@ -9,6 +9,7 @@ dicts (with duplicate column names, the last one wins: alias them). Install with
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -25,11 +26,12 @@ from tta_dev_integrations.database.errors import (
     DatabaseConnectionError,
     DatabaseError,
     NotFoundError,
+    ParameterError,
     QueryError,
     QuerySyntaxError,
     QueryTimeoutError,
 )
-from tta_dev_integrations.database.request import Query
+from tta_dev_integrations.database.request import Query, unsendable
 from tta_dev_integrations.database.sql import SQLDatabasePrimitive
 from tta_dev_integrations.database.telemetry import DatabaseTelemetry
 
@@ -47,6 +49,7 @@ _CONSTRAINT_KINDS = {
 }
 _TIMEOUTS = {"57014", "55P03"}  # query_canceled (statement_timeout), lock_not_available
 _SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
+_CANNOT_ADAPT = re.compile(r"cannot adapt type '(\w+)'")
 _ISOLATION_LEVELS = {"read committed", "repeatable read", "serializable"}
 
 
@@ -223,7 +226,12 @@ class PostgreSQLPrimitive(SQLDatabasePrimitive[Connection]):
                 if query.fetch == "none":
                     return cursor.rowcount
                 rows = await cursor.fetchall() if cursor.description is not None else []
+        except UnicodeEncodeError as error:
+            raise self._unsendable(query, error) from None
         except psycopg.Error as error:
+            adapt = _CANNOT_ADAPT.search(str(error))
+            if isinstance(error, psycopg.ProgrammingError) and adapt is not None:
+                raise self._unsendable(query, error, adapt.group(1)) from None
             raise self._convert(error, conn) from self._cause(error)
         if query.fetch == "all":
             return rows
@@ -232,6 +240,14 @@ class PostgreSQLPrimitive(SQLDatabasePrimitive[Connection]):
                 f"the query returned no row (fetch={query.fetch!r}): {query.query[:200]!r}"
             )
         return rows[0] if query.fetch == "one" else next(iter(rows[0].values()), None)
+
+    @staticmethod
+    def _unsendable(query: Query, error: Exception, type_name: str | None = None) -> ParameterError:
+        found = unsendable(query, type_name=type_name)
+        if found is None:
+            return ParameterError(f"PostgreSQL cannot take a value of this request: {error}")
+        parameter, reason = found
+        return ParameterError(f"PostgreSQL cannot take {parameter}: {reason}", parameter=parameter)
 
     def _begin_statement(self, options: dict[str, Any]) -> str:
         unknown = set(options) - {"isolation", "read_only"}

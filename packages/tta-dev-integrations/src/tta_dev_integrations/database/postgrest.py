@@ -5,6 +5,12 @@ Everything agent-supplied that enters a request goes through here:
 * table, column and function names must be plain SQL names
   (``[A-Za-z_][A-Za-z0-9_]*``): anything else is refused before a request is made,
   so a name can never add a parameter, an operator or a path segment;
+* a column may not be named like one of PostgREST's own query parameters
+  (:data:`RESERVED_PARAMETERS`: ``select``, ``order``, ``limit``, ...): as a filter it
+  would be read as that parameter, not as a row filter, so a delete "filtered" on it
+  would delete every row. Such names are refused wherever a column name is accepted,
+  and the guard against an unfiltered update or delete counts only the row filters
+  actually sent;
 * filter values are encoded by operator following PostgREST's URL grammar: after a
   simple operator (``eq.``) the rest of the parameter is the value, so it is sent as
   is (percent-encoding is httpx's job); the items of ``in.(...)`` are always
@@ -39,14 +45,17 @@ from tta_dev_integrations.database.errors import (
 
 __all__ = [
     "OPERATORS",
+    "RESERVED_PARAMETERS",
     "Filter",
     "FilterInput",
+    "check_column",
     "check_name",
     "checked_rows",
     "columns_param",
     "count_preference",
     "error_from_body",
     "filter_params",
+    "flag",
     "non_negative",
     "order_param",
     "parse_content_range",
@@ -55,6 +64,10 @@ __all__ = [
 ]
 
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is"})
+#: Query parameter names PostgREST reads as its own, never as a column filter.
+RESERVED_PARAMETERS = frozenset(
+    {"select", "order", "limit", "offset", "or", "and", "not", "on_conflict", "columns"}
+)
 _COUNTS = frozenset({"exact", "planned", "estimated"})
 _RETURNING = frozenset({"representation", "minimal"})
 _IS_VALUES = {None: "null", True: "true", False: "false"}
@@ -100,6 +113,18 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
+def check_column(name: object) -> str:
+    """``name`` if it is a plain SQL name and not a reserved PostgREST parameter."""
+    column = check_name(name, "column")
+    if column.lower() in RESERVED_PARAMETERS:
+        raise ValueError(
+            f"column name {column!r} is reserved: PostgREST reads {column}= as its own "
+            "query parameter, not as a column (a filter on it would match every row); "
+            "rename the column or expose it through a view under another name"
+        )
+    return column
+
+
 def _scalar(value: object, column: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -125,7 +150,7 @@ def _quoted(value: object, column: str) -> str:
 
 
 def _encode(condition: Filter) -> tuple[str, str]:
-    column = check_name(condition.column, "column")
+    column = check_column(condition.column)
     op = condition.op
     if op not in OPERATORS:
         raise ValueError(f"unknown filter operator {op!r}; use one of {sorted(OPERATORS)}")
@@ -171,11 +196,13 @@ def order_param(order: str | Sequence[str]) -> str:
     """``order=`` for ``"age.desc"`` or ``["age.desc.nullslast", "name"]``; validated."""
     items = [order] if isinstance(order, str) else list(order)
     for item in items:
-        if not isinstance(item, str) or not _ORDER.match(item):
+        match = _ORDER.match(item) if isinstance(item, str) else None
+        if match is None:
             raise ValueError(
                 f"invalid order {item!r}: use 'column', 'column.asc' or 'column.desc', "
                 "optionally followed by '.nullsfirst' or '.nullslast'"
             )
+        check_column(match.group("column"))
     return ",".join(items)
 
 
@@ -243,7 +270,7 @@ def columns_param(columns: str | Sequence[str], *, star: bool = True) -> str:
         return "*"
     if not items:
         raise ValueError("name at least one column")
-    return ",".join(check_name(column, "column") for column in items)
+    return ",".join(check_column(column) for column in items)
 
 
 def checked_rows(rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
@@ -253,7 +280,7 @@ def checked_rows(rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
         if not isinstance(row, Mapping):
             raise ValueError(f"a row is a mapping of column to value, got {type(row).__name__}")
         for column in row:
-            check_name(column, "column")
+            check_column(column)
     return dict(rows) if isinstance(rows, Mapping) else [dict(row) for row in batch]
 
 
@@ -262,11 +289,20 @@ def required_filters(
 ) -> list[tuple[str, str]]:
     """Filter parameters for an update or delete: refuses none unless ``all_rows``."""
     params = filter_params(filters)
-    if not params and not all_rows:
+    if not flag(all_rows, "all_rows") and not any(
+        name not in RESERVED_PARAMETERS for name, _ in params
+    ):
         raise ValueError(
             f"refusing to {what} every row: give filters=, or all_rows=True if that is meant"
         )
     return params
+
+
+def flag(value: object, label: str) -> bool:
+    """``value`` if it is a bool; ``ValueError`` otherwise (``"false"`` is not false)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{label} must be True or False (a bool), got {value!r}")
+    return value
 
 
 def non_negative(number: int, label: str) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["FetchMode", "Params", "Query", "QueryInput", "as_query"]
+__all__ = ["FetchMode", "Params", "Query", "QueryInput", "as_query", "unsendable"]
 
 FetchMode = Literal["all", "one", "value", "none"]
 Params = Sequence[Any] | Mapping[str, Any]
@@ -50,9 +50,17 @@ class Query:
 
     def __post_init__(self) -> None:
         if not isinstance(self.query, str) or not self.query.strip():
-            raise ValueError("a database query needs a non-empty SQL string in 'query'")
-        if self.fetch not in _FETCH_MODES:
+            raise ValueError(
+                f"a database query needs a non-empty SQL string in 'query', got "
+                f"{type(self.query).__name__}"
+            )
+        if not isinstance(self.fetch, str) or self.fetch not in _FETCH_MODES:
             raise ValueError(f"fetch must be one of {sorted(_FETCH_MODES)}, got {self.fetch!r}")
+        if self.retry_safe is not None and not isinstance(self.retry_safe, bool):
+            raise ValueError(
+                f"retry_safe must be True, False or None (a bool, not a "
+                f"{type(self.retry_safe).__name__}), got {self.retry_safe!r}"
+            )
         if self.params is not None:
             _check_params(self.params, "params")
         if self.many is not None:
@@ -103,3 +111,57 @@ def as_query(request: QueryInput) -> Query:
     raise ValueError(
         f"a database request is a Query, a mapping or an SQL string, got {type(request).__name__}"
     )
+
+
+def unsendable(
+    query: Query, *, int_bits: int | None = None, type_name: str | None = None
+) -> tuple[str, str] | None:
+    """Which part of ``query`` a driver cannot send, and why; ``None`` when none is found.
+
+    The part is named as the request names it (``"query"``, ``"params[1]"``,
+    ``"params['e']"``, ``"many[2][0]"``). Looked for: text that is not valid UTF-8 (a
+    lone surrogate), an integer beyond ``int_bits`` (signed), a value whose type is
+    called ``type_name`` (what the driver said it cannot adapt). Called after a driver
+    failed, so the common path pays nothing for it.
+    """
+    problem = _text_problem(query.query)
+    if problem is not None:
+        return "query", problem
+    if query.params is not None:
+        sets: list[tuple[str, Params]] = [("params", query.params)]
+    else:
+        sets = [(f"many[{index}]", params) for index, params in enumerate(query.many or ())]
+    for where, params in sets:
+        items = params.items() if isinstance(params, Mapping) else enumerate(params)
+        for key, value in items:
+            reason = _value_problem(value, int_bits, type_name)
+            if reason is not None:
+                return f"{where}[{key!r}]", reason
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        return (
+            f"it holds a lone surrogate (U+{ord(bad):04X} at index {error.start}), which is "
+            "not valid UTF-8; decode the text it came from with errors='replace'"
+        )
+    return None
+
+
+def _value_problem(value: object, int_bits: int | None, type_name: str | None) -> str | None:
+    if isinstance(value, str):
+        return _text_problem(value)
+    if int_bits is not None and isinstance(value, int) and not isinstance(value, bool):
+        limit = 1 << (int_bits - 1)
+        if not -limit <= value < limit:
+            return (
+                f"the integer is beyond the {int_bits}-bit range the database stores; "
+                "send it as text or a float"
+            )
+    if type_name is not None and type(value).__name__ == type_name:
+        return f"the driver cannot send a {type_name}; convert it (JSON text, say) first"
+    return None

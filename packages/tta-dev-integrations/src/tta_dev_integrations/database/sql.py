@@ -9,6 +9,9 @@ module does the rest the same way for both:
 * **one retry**: a statement whose connection broke under it is sent once more on a
   fresh connection, only if it is a plain read (:func:`.statements.is_retry_safe`)
   and not inside a transaction;
+* **batches are all or nothing**: ``run_many`` (a request with ``many``) runs in a
+  transaction of its own, or, inside a transaction, in a savepoint: when any row
+  fails, no row of the batch stays, and the enclosing transaction can go on;
 * **transactions**: ``async with db.transaction() as tx:`` commits on success and
   rolls back on any exception (cancellation included). While the block runs, every
   call of the same primitive *in that task and the tasks it starts* goes through the
@@ -43,6 +46,8 @@ C = TypeVar("C")
 
 _ACTIVE: ContextVar[tuple[Transaction[Any], ...]] = ContextVar("tta_db_transactions", default=())
 _savepoint_numbers = itertools.count(1)
+_COMMIT = Query("COMMIT", fetch="none")
+_ROLLBACK = Query("ROLLBACK", fetch="none")
 
 
 class QueryRunner(ABC):
@@ -145,14 +150,28 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
         retry_safe = info.retry_safe if query.retry_safe is None else query.retry_safe
         try:
             async with self._connection() as conn:
-                return await self._run(conn, query)
+                return await self._run_alone(conn, query)
         except DatabaseConnectionError as error:
             if not (error.connection_lost and retry_safe):
                 raise
         self._telemetry.count_retry()
         await self._after_connection_lost()
         async with self._connection() as conn:
+            return await self._run_alone(conn, query)
+
+    async def _run_alone(self, conn: C, query: Query) -> Any:
+        """``query`` outside any transaction: a batch gets one of its own."""
+        if query.many is None:
             return await self._run(conn, query)
+        await self._run(conn, Query(self._begin_statement({}), fetch="none"))
+        try:
+            result = await self._run(conn, query)
+        except BaseException:
+            with suppress(Exception):  # the batch's error matters more
+                await self._run(conn, _ROLLBACK)
+            raise
+        await self._run(conn, _COMMIT)
+        return result
 
     # -- transactions -----------------------------------------------------------------
 
@@ -221,10 +240,25 @@ class Transaction(QueryRunner, Generic[C]):
             )
         async with self._lock:
             return await self.database._telemetry.observe(
-                info.operation,
-                lambda: self.database._run(self._conn, query),
-                query_text=info.text,
+                info.operation, lambda: self._run_in_place(query), query_text=info.text
             )
+
+    async def _run_in_place(self, query: Query) -> Any:
+        """``query`` on the connection; a batch inside a savepoint of its own."""
+        database, conn = self.database, self._conn
+        if query.many is None:
+            return await database._run(conn, query)
+        name = f"tta_sp_{next(_savepoint_numbers)}"
+        await database._run(conn, Query(f"SAVEPOINT {name}", fetch="none"))
+        try:
+            result = await database._run(conn, query)
+        except BaseException:
+            with suppress(Exception):  # the batch's error matters more
+                await database._run(conn, Query(f"ROLLBACK TO SAVEPOINT {name}", fetch="none"))
+                await database._run(conn, Query(f"RELEASE SAVEPOINT {name}", fetch="none"))
+            raise
+        await database._run(conn, Query(f"RELEASE SAVEPOINT {name}", fetch="none"))
+        return result
 
     async def _control(self, statement: str) -> None:
         async with self._lock:

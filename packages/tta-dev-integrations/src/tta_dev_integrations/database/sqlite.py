@@ -10,15 +10,29 @@ run while a write waits. Transactions begin ``IMMEDIATE`` by default: they take 
 write lock at ``BEGIN``, waiting up to the busy timeout, so two transactions that read
 and then write cannot deadlock on the lock upgrade (which SQLite reports at once,
 whatever the busy timeout). Install with the ``sqlite`` extra.
+
+Two SQLite habits are turned off so that SQLite fails where PostgreSQL does:
+
+* a double-quoted name that matches no column is *not* read as a string (SQLite's
+  "double-quoted string literal" fallback): on Python 3.12+ through
+  ``SQLITE_DBCONFIG_DQS_DML``/``DQS_DDL``, before that by sending every double-quoted
+  name as a backquoted one, which SQLite never reads as a string; either way a
+  misspelled ``"nmae"`` is :class:`QuerySyntaxError`;
+* a connection whose statement was cancelled (``wait_for``, a timeout) is never
+  reused: aiosqlite cannot stop the statement, which may still complete later (a late
+  ``BEGIN`` would silently open a transaction), so the connection is closed once the
+  statement is done, which rolls back anything left open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from functools import lru_cache
 from typing import Any
 
 import aiosqlite
@@ -29,11 +43,12 @@ from tta_dev_integrations.database.errors import (
     DatabaseConnectionError,
     DatabaseError,
     NotFoundError,
+    ParameterError,
     QueryError,
     QuerySyntaxError,
     QueryTimeoutError,
 )
-from tta_dev_integrations.database.request import Query
+from tta_dev_integrations.database.request import Query, unsendable
 from tta_dev_integrations.database.sql import SQLDatabasePrimitive
 from tta_dev_integrations.database.telemetry import DatabaseTelemetry
 
@@ -51,6 +66,42 @@ _CONSTRAINT_KINDS = {
     "SQLITE_CONSTRAINT_NOTNULL": "not_null",
 }
 _UNKNOWN_NAMES = ("no such table", "no such column", "no such function", "no such index")
+_BINDING = re.compile(r"Error binding parameter (?:(\d+)|:?(\w+))")
+# SQLite's tokens that may hold a double quote: strings, quoted names, comments.
+_TOKENS = re.compile(
+    r"""'(?:[^']|'')*'?|(?P<name>"(?:[^"]|"")*")|`(?:[^`]|``)*`?|\[[^\]]*\]?"""
+    r"|--[^\n]*|/\*.*?(?:\*/|\Z)",
+    re.DOTALL,
+)
+_DQS_SETTINGS = tuple(
+    getattr(sqlite3, flag)
+    for flag in ("SQLITE_DBCONFIG_DQS_DML", "SQLITE_DBCONFIG_DQS_DDL")
+    if hasattr(sqlite3, flag)
+)
+#: Whether the driver can switch the double-quoted-string fallback off (Python 3.12+).
+DQS_SWITCHABLE = len(_DQS_SETTINGS) == 2 and hasattr(sqlite3.Connection, "setconfig")
+
+
+class _StrictConnection(sqlite3.Connection):
+    """A connection with the double-quoted-string fallback off (Python 3.12+ only)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for setting in _DQS_SETTINGS:
+            getattr(self, "setconfig")(setting, False)  # noqa: B009  # 3.12+ only
+
+
+def _backquote(match: re.Match[str]) -> str:
+    name = match.group("name")
+    if name is None:
+        return match.group(0)
+    return "`" + name[1:-1].replace('""', '"').replace("`", "``") + "`"
+
+
+@lru_cache(maxsize=1024)
+def strict_names(sql: str) -> str:
+    """``sql`` with each double-quoted name backquoted: the same name, never a string."""
+    return _TOKENS.sub(_backquote, sql)
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
@@ -117,6 +168,8 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         self.synchronous = synchronous.lower()
         self.foreign_keys = foreign_keys
         self._idle: list[aiosqlite.Connection] = []
+        self._abandoned: set[aiosqlite.Connection] = set()
+        self._discarding: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.max_connections)
         self._closed = False
         namespace = os.path.basename(self.path) if self.path != _MEMORY else _MEMORY
@@ -138,9 +191,14 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
+        while self._discarding:
+            await asyncio.gather(*self._discarding, return_exceptions=True)
 
     async def _connect(self) -> aiosqlite.Connection:
-        pending = aiosqlite.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        options: dict[str, Any] = {"factory": _StrictConnection} if DQS_SWITCHABLE else {}
+        pending = aiosqlite.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, **options
+        )
         try:
             conn = await pending
         except sqlite3.Error as error:
@@ -185,6 +243,12 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
                 await self._give_back(conn)
 
     async def _give_back(self, conn: aiosqlite.Connection) -> None:
+        if conn in self._abandoned:
+            self._abandoned.discard(conn)
+            task = asyncio.create_task(self._discard(conn))
+            self._discarding.add(task)
+            task.add_done_callback(self._discarding.discard)
+            return
         healthy = True
         try:
             if conn.in_transaction:  # a transaction whose end failed, or was cancelled
@@ -197,6 +261,18 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         else:
             self._idle.append(conn)
 
+    @staticmethod
+    async def _discard(conn: aiosqlite.Connection) -> None:
+        """Close a connection whose statement was abandoned, once that statement is done.
+
+        aiosqlite runs a connection's calls one after the other, so the close waits
+        for the abandoned statement; closing rolls back whatever it left open.
+        """
+        with suppress(sqlite3.Error, ValueError):
+            await conn.interrupt()
+        with suppress(sqlite3.Error, ValueError):
+            await conn.close()
+
     def _connection(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self._lease()
 
@@ -208,6 +284,15 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
             watchdog = asyncio.create_task(self._interrupt_after(conn, self.statement_timeout_s))
         try:
             rows = await self._send(conn, query)
+        except asyncio.CancelledError:
+            self._abandoned.add(conn)  # the statement may still run: never reuse conn
+            raise
+        except (OverflowError, UnicodeEncodeError) as error:
+            raise self._unsendable(query, error) from None
+        except sqlite3.ProgrammingError as error:
+            if _BINDING.search(str(error)):
+                raise self._unsendable(query, error) from None
+            raise self._convert(error) from error
         except sqlite3.Error as error:
             raise self._convert(error) from error
         finally:
@@ -225,20 +310,36 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
             )
         return rows[0] if query.fetch == "one" else next(iter(rows[0].values()), None)
 
+    def _unsendable(self, query: Query, error: Exception) -> ParameterError:
+        text = str(error)
+        binding = _BINDING.search(text)
+        type_name = re.search(r"type '(\w+)'", text)
+        found = unsendable(query, int_bits=64, type_name=type_name.group(1) if type_name else None)
+        if found is None and binding is not None:
+            number, name = binding.groups()
+            found = (f"parameter {number or name}", text)
+        if found is None:
+            return ParameterError(f"SQLite cannot take a value of this request: {text}")
+        parameter, reason = found
+        return ParameterError(
+            f"SQLite cannot take {parameter}: {reason}", parameter=parameter, code=None
+        )
+
     @staticmethod
     async def _send(conn: aiosqlite.Connection, query: Query) -> list[dict[str, Any]] | int:
+        sql = query.query if DQS_SWITCHABLE or '"' not in query.query else strict_names(query.query)
         if query.many is not None:
-            cursor = await conn.executemany(query.query, query.many)
+            cursor = await conn.executemany(sql, query.many)
             count = cursor.rowcount
             await cursor.close()
             return count
         params = query.params if query.params is not None else ()
         if query.fetch == "none":
-            cursor = await conn.execute(query.query, params)
+            cursor = await conn.execute(sql, params)
             count = cursor.rowcount
             await cursor.close()
             return max(count, 0)
-        return list(await conn.execute_fetchall(query.query, params))  # type: ignore[arg-type]
+        return list(await conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     @staticmethod
     async def _interrupt_after(conn: aiosqlite.Connection, delay: float) -> None:

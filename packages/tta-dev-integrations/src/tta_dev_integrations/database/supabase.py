@@ -37,6 +37,7 @@ from tta_dev_integrations.database.postgrest import (
     count_preference,
     error_from_body,
     filter_params,
+    flag,
     non_negative,
     order_param,
     parse_content_range,
@@ -208,7 +209,7 @@ class SupabasePrimitive(WorkflowPrimitive[Mapping[str, Any], SupabaseResult]):
                 raise ValueError(f"range start must not be after its end, got {range}")
             headers.update({"Range-Unit": "items", "Range": f"{start}-{end}"})
         prefer = [count_preference(count)] if count is not None else []
-        if single:
+        if flag(single, "single"):
             headers["Accept"] = _SINGLE
         return await self._send(
             "GET", table, "SELECT", params=params, headers=headers, prefer=prefer, retry=True
@@ -239,7 +240,8 @@ class SupabasePrimitive(WorkflowPrimitive[Mapping[str, Any], SupabaseResult]):
         params = []
         if on_conflict is not None:
             params.append(("on_conflict", columns_param(on_conflict, star=False)))
-        resolution = "ignore-duplicates" if ignore_duplicates else "merge-duplicates"
+        ignore = flag(ignore_duplicates, "ignore_duplicates")
+        resolution = "ignore-duplicates" if ignore else "merge-duplicates"
         return await self._send(
             "POST",
             table,
