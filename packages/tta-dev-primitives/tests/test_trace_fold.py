@@ -131,8 +131,8 @@ async def test_the_timeline_shows_a_chain_as_one_row_with_its_wrappers_hidden(
 
 UNFOLD = """(function () {
   function rows() { return Array.from(document.querySelectorAll(".row")); }
-  function visible() {
-    return rows().filter(function (r) { return !r.hidden; })
+  function visible() {  // laid out, not merely flagged: CSS must honour [hidden]
+    return rows().filter(function (r) { return r.getClientRects().length > 0; })
       .map(function (r) { return r.querySelector(".name").textContent; });
   }
   function named(name) {

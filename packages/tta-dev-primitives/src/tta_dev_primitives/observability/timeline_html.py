@@ -60,7 +60,7 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace}
 .row,.axis{display:grid;grid-template-columns:minmax(180px,34%) 72px minmax(0,1fr);
 align-items:center;min-height:24px;border-top:1px solid var(--line)}
 .axis{border-top:0;background:var(--panel);color:var(--muted);font-size:11px}
-.row{cursor:pointer}.row:hover{background:var(--panel)}
+.row{cursor:pointer}.row:hover{background:var(--panel)}.row[hidden]{display:none}
 .row.selected{background:var(--sel)}.row:focus{outline:2px solid var(--ok);outline-offset:-2px}
 .label{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;padding-right:6px}
 .toggle{border:0;background:none;color:var(--muted);width:18px;padding:0;cursor:pointer}
@@ -302,14 +302,16 @@ def _row(
         extras += f'<span class="model">\u00b7 {escape(span.model)}</span>'
     if node.orphan:
         extras += '<span class="orphan">\u26a0 parent missing</span>'
-    attributes = ""
+    attributes, unfold = "", ""
     if chain is not None and chain.wrappers:
         via = " \u203a ".join(chain.folded_names)
-        extras += (
-            f'<span class="via">via {escape(via)}</span><button class="unfold" tabindex="-1" '
-            f'aria-pressed="false" aria-label="show the {len(chain.wrappers)} folded spans">'
+        # Beside the name: the rest of the label is cut at the column's edge.
+        unfold = (
+            f'<button class="unfold" tabindex="-1" aria-pressed="false" '
+            f'aria-label="show the {len(chain.wrappers)} folded spans">'
             f"+{len(chain.wrappers)}</button>"
         )
+        extras += f'<span class="via">via {escape(via)}</span>'
         attributes = ' data-unfolded="false"'
     classes = "row"
     if fold_of is not None:
@@ -322,7 +324,7 @@ def _row(
         f'{expanded} data-depth="{depth}" data-key="{escape(key)}"{attributes} '
         f'title="{escape(tip)}">'
         f'<div class="label" style="padding-left:{6 + 14 * depth}px">{toggle}'
-        f'<span class="name">{escape(title)}</span>{extras}</div>'
+        f'<span class="name">{escape(title)}</span>{unfold}{extras}</div>'
         f'<div class="dur">{escape(format_duration(duration_ns))}</div>'
         f'<div class="track"><div class="bar o-{outcome}{llm}" '
         f'style="left:{left:.3f}%;width:{width:.3f}%"></div></div></div>'
