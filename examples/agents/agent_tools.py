@@ -1,24 +1,26 @@
-"""The agent's tools: plain async Python functions, described and dispatched by name.
+"""The agent's tools: plain Python functions, made tools by `@tool`.
 
-Each tool takes a `ToolCall` (the LLM layer's type: name and decoded arguments) and
-returns its result as text. `TOOLS` describes them to the model; `DISPATCH`, a
-`RouterPrimitive`, runs the one a call names.
+Their JSON Schemas come from the type hints. `tools_for` narrows each argument to the
+values a question offers (a `Literal` of the question's arithmetic, its code names),
+so a small model decoding under the tools' grammar cannot send anything else.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the tools' types are built per question, and
+# their hints must be objects, not names to look up later.
 import ast
-import asyncio
 import operator
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from tta_dev_integrations.llm import Tool, ToolCall
-from tta_dev_primitives import RouterPrimitive
+from tta_dev_integrations.agents import AgentTool, tool
 
 ROOT = Path(__file__).resolve().parents[2]
+ARITHMETIC = re.compile(r"[\d(][\d\s+\-*/%().]*[\d)]")
+CODE_NAME = re.compile(r"\b[A-Z][a-z]+[A-Z]\w*\b")
+TIME_WORDS = re.compile(r"\b(time|date|today|now|clock)\b", re.I)
 _OPERATORS: dict[type, Callable[..., float]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -55,47 +57,47 @@ def evaluate(expression: str) -> float:
     return value(tree.body)
 
 
-async def calculator(call: ToolCall) -> str:
-    result = evaluate(call.arguments["expression"])
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    result = evaluate(expression)
     return f"{result:g}" if isinstance(result, float) else str(result)
 
 
-def _definitions(name: str) -> list[str]:
+def find(name: str) -> str:
+    """Find where a class or function is defined in this repository."""
     pattern = re.compile(rf"^\s*(?:async\s+)?(?:class|def)\s+{re.escape(name)}\b", re.M)
     found = []
     for path in sorted(ROOT.glob("packages/*/src/**/*.py")):
         text = path.read_text(encoding="utf-8", errors="replace")
         if match := pattern.search(text):
-            line = text.count("\n", 0, match.start()) + 1
-            found.append(f"{path.relative_to(ROOT)}:{line}")
-    return found
-
-
-async def find(call: ToolCall) -> str:
-    name = call.arguments["name"]
-    found = await asyncio.to_thread(_definitions, name)  # file reads: off the event loop
+            found.append(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}")
     return ", ".join(found[:3]) if found else f"no definition of {name} in this repository"
 
 
-async def clock(call: ToolCall) -> str:
+def clock() -> str:
+    """Tell the current UTC date and time."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-TOOLS = [
-    Tool(
-        "calculator",
-        "evaluate an arithmetic expression",
-        {"type": "object", "properties": {"expression": {"type": "string"}}},
-    ),
-    Tool(
-        "find",
-        "find where a class or function is defined in this repository",
-        {"type": "object", "properties": {"name": {"type": "string"}}},
-    ),
-    Tool("clock", "tell the current UTC date and time"),
-]
-DISPATCH = RouterPrimitive(
-    {"calculator": calculator, "find": find, "clock": clock},
-    route=lambda call: call.name,
-    name="tools",
-)
+def tools_for(question: str) -> list[AgentTool]:
+    """The tools that can serve ``question``, their arguments taken from it."""
+    offered = []
+    expressions = [m.strip() for m in ARITHMETIC.findall(question) if re.search(r"[+\-*/%]", m)]
+    if expressions:
+        Expression = Literal[tuple(expressions)]  # a type, built per question
+
+        def calculate(expression: Expression) -> str:  # type: ignore[valid-type]
+            return calculator(expression)
+
+        offered.append(tool(calculate, name="calculator", description=calculator.__doc__))
+    names = sorted(set(CODE_NAME.findall(question)))
+    if names:
+        Name = Literal[tuple(names)]
+
+        def find_name(name: Name) -> str:  # type: ignore[valid-type]
+            return find(name)
+
+        offered.append(tool(find_name, name="find", description=find.__doc__))
+    if TIME_WORDS.search(question) or not offered:
+        offered.append(tool(clock))
+    return offered

@@ -291,3 +291,11 @@ async def test_tool_choice_required_holds_the_answer_back_on_the_first_step() ->
     assert (first.tool_choice, second.tool_choice) == ("required", "required")
     assert [t.name for t in first.tools] == ["add"]
     assert [t.name for t in second.tools] == ["add", "final_result"]
+
+
+async def test_a_call_repeated_twice_still_sees_the_first_result() -> None:
+    model = ScriptedModel([call("add", a=2, b=2)] * 3 + ["4"])
+    await AgentPrimitive(model, tools=[add]).execute("2 + 2?", WorkflowContext())
+    third = tool_results(model, 3)[2]
+    assert "its result was: 4\n" in third
+    assert third.count("already called") == 1

@@ -336,8 +336,8 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
         earlier: dict[tuple[str, str], str] = {}
         for message in state.messages:
             for made in message.tool_calls:
-                if made.id in results:
-                    earlier[(made.name, _key(made.arguments))] = results[made.id]
+                if made.id in results:  # the first result, not a repeat's answer
+                    earlier.setdefault((made.name, _key(made.arguments)), results[made.id])
         answers = {}
         for call in calls:
             previous = earlier.get((call.name, _key(call.arguments)))
