@@ -91,17 +91,18 @@ def python_blocks() -> list[Block]:
     return [block for block in all_blocks() if block.language in {"python", "py"}]
 
 
-def script_of(block: Block) -> str:
+def script_of(block: Block, blocks: list[Block] | None = None) -> str:
     """The program a reader runs for ``block``: fragments bring the blocks they continue."""
     if block.marker != FRAGMENT:
         return block.code
+    candidates = python_blocks() if blocks is None else blocks
     earlier = [
         other
-        for other in python_blocks()
+        for other in candidates
         if other.document == block.document and other.line < block.line
     ]
     assert earlier, f"{block.id}: a fragment continues a Python block above it; there is none"
-    return script_of(earlier[-1]) + "\n" + block.code
+    return script_of(earlier[-1], candidates) + "\n" + block.code
 
 
 def run_blocks() -> list[Block]:
@@ -145,6 +146,14 @@ def test_the_marker_check_sees_an_unmarked_block() -> None:
     text = "# Doc\n\n<!-- runnable -->\n```python\nprint(1)\n```\n\n```python\nawait x\n```\n"
     found = blocks_of(text, "doc.md")
     assert [(block.line, block.marker) for block in found] == [(4, RUNNABLE), (8, None)]
+
+
+def test_a_fragment_runs_after_the_block_it_continues() -> None:
+    first = Block("doc.md", 3, "python", RUNNABLE, "x = 1\n")
+    second = Block("doc.md", 9, "python", FRAGMENT, "print(x + 1)\n")
+    assert script_of(second, [first, second]) == "x = 1\n\nprint(x + 1)\n"
+    with pytest.raises(AssertionError, match="continues a Python block above it"):
+        script_of(second, [second])
 
 
 @pytest.mark.parametrize("block", python_blocks(), ids=lambda block: block.id)
