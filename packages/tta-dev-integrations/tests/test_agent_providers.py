@@ -312,7 +312,7 @@ async def test_gemini_streamed_function_call_keeps_its_signature(server: ReplayS
     assert call.provider_data == {"thoughtSignature": SIGNATURE}
 
 
-async def test_tool_choice_required_reaches_openai_and_gemini(
+async def test_tool_choice_required_reaches_every_provider(
     server: ReplayServer, openai: Provider
 ) -> None:
     server.add(
@@ -332,8 +332,94 @@ async def test_tool_choice_required_reaches_openai_and_gemini(
         await gemini.complete(request, "gemini-2.5-flash")
     finally:
         await gemini.aclose()
-    sent_openai, sent_gemini = (r.json for r in server.requests)
+    server.add(
+        "/v1/messages",
+        anthropic_message(
+            [{"type": "tool_use", "id": "t", "name": "get_weather", "input": {}}], "tool_use"
+        ),
+    )
+    anthropic = await _provider("anthropic", server)
+    try:
+        await anthropic.complete(request, "claude-3-5-sonnet-20241022")
+    finally:
+        await anthropic.aclose()
+    sent_openai, sent_gemini, sent_anthropic = (r.json for r in server.requests)
     assert sent_openai["tool_choice"] == "required"
     assert sent_gemini["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+    assert sent_anthropic["tool_choice"] == {"type": "any"}
     with pytest.raises(ValueError, match="needs at least one tool"):
         LLMRequest.from_value({"prompt": "x", "tool_choice": "required"})
+
+
+@pytest.mark.parametrize("provider_name", ["openai", "anthropic", "gemini"])
+async def test_a_streamed_answer_carries_its_tool_calls(
+    server: ReplayServer, provider_name: str
+) -> None:
+    if provider_name == "openai":
+        path, model = "/chat/completions", "gpt-4.1"
+        server.add(path, openai_stream(fragments(0, "call_a", "Paris")))
+    elif provider_name == "anthropic":
+        path, model = "/v1/messages", "claude-3.5-sonnet"
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "model": "claude",
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            },
+        }
+        block = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+        server.add(
+            path,
+            SSEReply(
+                [
+                    ("message_start", start),
+                    (
+                        "content_block_start",
+                        {"type": "content_block_start", "index": 0, "content_block": block},
+                    ),
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "input_json_delta", "partial_json": '{"location": '},
+                        },
+                    ),
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'},
+                        },
+                    ),
+                    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                    (
+                        "message_delta",
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": "tool_use"},
+                            "usage": {"output_tokens": 20},
+                        },
+                    ),
+                    ("message_stop", {"type": "message_stop"}),
+                ]
+            ),
+        )
+    else:
+        path, model = "/v1beta/models/gemini-2.5-flash:streamGenerateContent", "gemini-2.5-flash"
+        part = {"functionCall": {"name": "get_weather", "args": {"location": "Paris"}}}
+        server.add(path, SSEReply([(None, json.loads(gemini_response([part]).body))]))
+    provider = await _provider(provider_name, server)
+    llm = LLMPrimitive(model, provider=provider)
+    request = {"prompt": "Weather in Paris?", "tools": [get_weather.definition]}
+    try:
+        stream = llm.stream(request, WorkflowContext())
+        assert await stream.text() == ""
+    finally:
+        await provider.aclose()
+    assert stream.response is not None
+    [call] = stream.response.tool_calls
+    assert (call.name, call.arguments) == ("get_weather", {"location": "Paris"})
+    assert stream.response.finish_reason == "tool_calls"

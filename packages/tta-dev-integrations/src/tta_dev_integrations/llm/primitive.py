@@ -21,7 +21,7 @@ from tta_dev_integrations.llm.telemetry import (
     request_attributes,
     usage_attributes,
 )
-from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, Usage
+from tta_dev_integrations.llm.types import LLMRequest, LLMResponse, ToolCall, Usage
 from tta_dev_primitives import WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.observability import active_tracer
 
@@ -246,6 +246,7 @@ class LLMStream:
         finish: str | None = None
         provider_model = ""
         response_id = ""
+        calls: list[ToolCall] = []
         try:
             async for piece in primitive.provider.stream(self.request, info.model_id):
                 # Noted before the text is handed out: the reader may stop at any yield.
@@ -254,6 +255,7 @@ class LLMStream:
                 finish = piece.finish_reason or finish
                 provider_model = piece.provider_model or provider_model
                 response_id = piece.response_id or response_id
+                calls.extend(piece.tool_calls)
                 if piece.text:
                     if self.time_to_first_token_s is None:
                         self.time_to_first_token_s = perf_counter() - start
@@ -268,6 +270,7 @@ class LLMStream:
             finish_reason=finish,
             usage=usage,
             provider_model=provider_model,
+            tool_calls=tuple(calls),
             response_id=response_id,
         )
         self.response = primitive._respond(self.request, reply, perf_counter() - start)

@@ -8,6 +8,8 @@ How our provider-neutral request maps onto it:
 * an assistant's tool calls are ``tool_use`` blocks; a ``tool`` message becomes a user
   turn with a ``tool_result`` block (consecutive results share one user turn, as
   Anthropic asks for parallel calls);
+* ``tool_choice`` ``"required"`` is Anthropic's ``{"type": "any"}``, ``"none"`` its
+  ``{"type": "none"}``;
 * ``max_tokens`` is required by Anthropic, so it defaults to :data:`DEFAULT_MAX_TOKENS`;
   ``temperature`` is capped at 1.0, the top of Anthropic's range (ours goes to 2);
 * ``response_format`` (a JSON schema) has no native counterpart in the classic API: it
@@ -118,6 +120,8 @@ class AnthropicMessagesAPI(WireAPI):
         if request.response_format is not None:
             tools.append(_json_tool(request.response_format))
             body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+        elif request.tools and request.tool_choice != "auto":
+            body["tool_choice"] = {"type": "any" if request.tool_choice == "required" else "none"}
         if tools:
             body["tools"] = tools
         if stream:
