@@ -308,7 +308,7 @@ async def test_a_bad_max_cost_usd_is_refused_naming_the_field(
     paid: ReplayServer, openai: Provider, ledger: SQLiteLedger, value: object
 ) -> None:
     llm = paid_only(ledger, {"openai": openai})
-    with pytest.raises(ValueError, match="max_cost_usd"):
+    with pytest.raises(ValueError, match="max_cost_usd must be"):
         await llm.execute({"prompt": "Essay", "max_cost_usd": value}, WorkflowContext())
     assert paid.requests == []
 
