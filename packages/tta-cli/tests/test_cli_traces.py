@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from tta_cli.commands.traces import register
 from tta_cli.errors import CLIError
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
 from tta_dev_integrations.llm.primitive import LLMPrimitive
-from tta_dev_integrations.llm.providers.base import Provider, Reply, StreamPiece
-from tta_dev_integrations.llm.types import LLMRequest, Usage
+from tta_dev_integrations.llm.testing import TestModel, TestReply
+from tta_dev_integrations.llm.types import Usage
 from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
 from tta_dev_primitives import SequentialPrimitive, WorkflowContext
 from tta_dev_primitives.observability.span_file import span_to_dict
@@ -60,20 +59,10 @@ def write(path: Path, lines: list[Any]) -> Path:
     return path
 
 
-class CannedProvider(Provider):
+def canned(name: str, input_tokens: int, output_tokens: int) -> TestModel:
     """Answers every request with the same text and token counts, without a network."""
-
-    def __init__(self, name: str, input_tokens: int, output_tokens: int) -> None:
-        self.name = name
-        self.usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
-
-    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
-        return Reply(
-            content="an answer", finish_reason="stop", usage=self.usage, provider_model=model_id
-        )
-
-    async def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
-        yield StreamPiece(text="an answer", usage=self.usage, finish_reason="stop", done=True)
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    return TestModel(default=TestReply("an answer", usage=usage), name=name)
 
 
 def cli() -> typer.Typer:
@@ -108,11 +97,11 @@ async def llm_trace_file(home: Path, tmp_path: Path) -> Path:
         paid_models=["gpt-4.1"],
         ledger=ledger,
         providers={
-            "openrouter": CannedProvider("openrouter", 120, 45),
-            "openai": CannedProvider("openai", 1, 1),
+            "openrouter": canned("openrouter", 120, 45),
+            "openai": canned("openai", 1, 1),
         },
     )
-    summarise = LLMPrimitive("gpt-4o-mini", provider=CannedProvider("openai", 800, 200))
+    summarise = LLMPrimitive("gpt-4o-mini", provider=canned("openai", 800, 200))
 
     async def to_request(response: Any) -> str:
         return f"Summarise: {response.content}"
