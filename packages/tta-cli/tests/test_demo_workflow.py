@@ -63,3 +63,26 @@ def test_the_budget_shows_the_smaller_of_the_stored_limit_and_the_runs_own() -> 
     assert "left $2.75" in panel(3_000_000, 5.0)
     assert "no limit" in panel(None, None)
     assert "left unlimited" in panel(None, None)
+
+
+async def test_demo_json_carries_every_task_the_budget_and_the_trace_file() -> None:
+    import json
+
+    from tta_cli.demo.workflow import DemoOutcome
+    from tta_cli.render.demo import outcome_json
+    from tta_dev_integrations.llm.budget.ledger import SpendSummary
+
+    model = TestModel(default="Write a failing test.")
+    workflow = build_workflow(LLMPrimitive("local", provider=model), DemoSettings())
+    results = await workflow.execute(TASKS[:2], WorkflowContext())
+    summary = SpendSummary(
+        scope="demo", month="2026-12", limit_micros=None, spent_micros=0, reserved_micros=0
+    )
+    outcome = DemoOutcome(results, 0.5, summary, calls_this_month=2, run_limit_usd=5.0)
+    data = json.loads(json.dumps(outcome_json(outcome, "demo", "/tmp/spans.jsonl")))
+    assert [task["id"] for task in data["tasks"]] == ["T0", "T1"]
+    assert data["tasks"][0]["plan"][0] == "Write a failing test"
+    assert data["tasks"][0]["model"] == "local"
+    assert data["budget"]["limit_usd"] == 5.0
+    assert data["budget"]["calls_this_month"] == 2
+    assert data["trace_file"] == "/tmp/spans.jsonl"
