@@ -41,6 +41,7 @@ bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md
 	$(PY) benchmarks/bench_redaction.py
 	$(PY) benchmarks/bench_observability.py
 	$(PY) benchmarks/bench_concurrency.py
+	$(PY) benchmarks/bench_agent.py
 	$(PY) benchmarks/bench_lint.py
 	$(PY) benchmarks/bench_cli.py
 
