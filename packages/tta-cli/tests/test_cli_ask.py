@@ -68,3 +68,12 @@ def test_ask_refuses_a_negative_limit_as_a_usage_error(app_with):
 
     result = CliRunner().invoke(app_with("ask"), ["ask", "hi", "--limit", "-1"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\n\t"])
+def test_ask_refuses_an_empty_prompt_as_a_usage_error(app_with, prompt):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app_with("ask"), ["ask", prompt])
+    assert result.exit_code == 2
+    assert "the prompt is empty" in result.output

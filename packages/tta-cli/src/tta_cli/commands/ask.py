@@ -40,6 +40,8 @@ def ask(
     ),
 ) -> None:
     """Ask one question; the answer goes to stdout, the routing summary to stderr."""
+    if not prompt.strip():
+        raise typer.BadParameter("the prompt is empty: ask something", param_hint="PROMPT")
     if complexity not in COMPLEXITIES:
         raise typer.BadParameter(
             f"choose one of {', '.join(COMPLEXITIES)}", param_hint="--complexity"
