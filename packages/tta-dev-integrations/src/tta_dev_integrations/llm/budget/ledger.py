@@ -41,6 +41,7 @@ __all__ = [
     "LedgerUnavailableError",
     "LimitChange",
     "ModelStats",
+    "Preflight",
     "QuotaWindows",
     "Reservation",
     "SpendSummary",
@@ -218,6 +219,21 @@ class ModelStats:
     def success_rate(self) -> float | None:
         """Share of calls that succeeded, ``None`` before any call."""
         return self.successes / self.calls if self.calls else None
+
+
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    """What the router reads from the ledger before a call, in one round trip.
+
+    ``summary``: the scope's month (leases that ended charged first); ``evidence``: each
+    model's recent calls on the tier (models never called there are absent);
+    ``tried``: the models the workflow called since the time asked, ``None`` when it
+    was not asked.
+    """
+
+    summary: SpendSummary
+    evidence: Mapping[str, Evidence]
+    tried: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +437,24 @@ class Ledger(Protocol):
 
     async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
         """Observed outcomes per model over the window (models never called are absent)."""
+        ...
+
+    async def preflight(
+        self,
+        scope: str,
+        month: str,
+        models: Sequence[str],
+        tier: str,
+        *,
+        correlation_id: str = "",
+        tried_since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> Preflight:
+        """What a routed call reads before it is made, in one round trip.
+
+        The month, the models' evidence on ``tier`` and (with ``tried_since``) the models
+        tried under ``correlation_id``.
+        """
         ...
 
     async def close(self) -> None:

@@ -34,12 +34,12 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from tta_dev_integrations.llm.budget import postgres_month as steps
 from tta_dev_integrations.llm.budget.base import (
     LedgerBase,
     RequestIdTaken,
     Settlement,
     UnknownEntry,
-    expired_charges,
 )
 from tta_dev_integrations.llm.budget.core import (
     AUDIT,
@@ -48,8 +48,6 @@ from tta_dev_integrations.llm.budget.core import (
     INSERT_RESERVED,
     MOVE_MONEY,
     RESERVE,
-    STORED_LIMIT,
-    SUMMARY,
     TAKE_QUOTA,
     BudgetDelta,
     audit,
@@ -71,6 +69,7 @@ from tta_dev_integrations.llm.budget.postgres_url import (
     scrubbed,
     url_passwords,
 )
+from tta_dev_integrations.llm.budget.statistics import DaysQuery, TriedQuery
 
 __all__ = ["PostgresLedger", "masked_url"]
 
@@ -81,8 +80,7 @@ _RETRIED = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure
 _UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
 _ATTEMPTS = 3
 
-# "now" is the caller's time when a test moves it, else the database's clock.
-_NOW = "COALESCE(CAST(%(now)s AS TIMESTAMPTZ), now())"
+_NOW = steps.NOW
 
 _RESERVE = pyformat(RESERVE)
 _ENSURE_BUDGET = pyformat(ENSURE_BUDGET)
@@ -94,26 +92,6 @@ _INSERT_RESERVED = (
 )
 _MOVE_MONEY = pyformat(MOVE_MONEY)
 _COUNT_CALL = pyformat(COUNT_CALL)
-
-# SKIP LOCKED: an entry another transaction is settling (or charging) is left to it.
-_CHARGE_EXPIRED = f"""UPDATE tta_entries SET state = 'settled', actual_micros = reserved_micros,
-        measured = FALSE, unconfirmed = TRUE, settled_at = {_NOW}
-    WHERE request_id IN (
-        SELECT request_id FROM tta_entries
-        WHERE state = 'reserved' AND lease_expires_at < {_NOW}
-          AND (CAST(%(scope)s AS TEXT) IS NULL OR scope = %(scope)s)
-        ORDER BY request_id FOR UPDATE SKIP LOCKED)
-      AND state = 'reserved'
-    RETURNING scope, month, reserved_micros"""
-
-_ANY_EXPIRED = f"""SELECT 1 FROM tta_entries
-    WHERE state = 'reserved' AND lease_expires_at < {_NOW} AND scope = %(scope)s LIMIT 1"""
-
-_MODEL_DAYS = """SELECT model, SUM(calls), SUM(errors), SUM(judged), SUM(judged_score_sum),
-        SUM(latency_sum), SUM(latency_count)
-    FROM tta_model_days
-    WHERE model = ANY(%s) AND (CAST(%s AS TEXT) IS NULL OR tier = %s) AND day >= %s
-    GROUP BY model"""
 
 
 @cache
@@ -128,26 +106,6 @@ def _utc(moment: datetime) -> datetime:
 
 class _Refused(Exception):
     """Inside a transaction: roll it back (the caller turns it into the real answer)."""
-
-
-async def _charge_expired(conn: Connection, now: datetime | None, scope: str | None) -> int:
-    """Charge expired reservations (of ``scope``, or all), unconfirmed, and fix budgets."""
-    cursor = await conn.execute(_CHARGE_EXPIRED, {"now": now, "scope": scope})
-    charged = await cursor.fetchall()
-    for entry_scope, month, delta in expired_charges(charged):
-        await conn.execute(_MOVE_MONEY, delta.params(entry_scope, month))
-    return len(charged)
-
-
-async def _summary(conn: Connection, scope: str, month: str) -> SpendSummary:
-    cursor = await conn.execute(_dialect(SUMMARY), {"scope": scope, "month": month})
-    row = await cursor.fetchone()
-    if row is None:
-        cursor = await conn.execute(_dialect(STORED_LIMIT), {"scope": scope})
-        stored = await cursor.fetchone()
-        return SpendSummary(scope, month, stored[0] if stored else None, 0, 0)
-    spent, reserved, estimated, unconfirmed, limit = row
-    return SpendSummary(scope, month, limit, spent, reserved, estimated, unconfirmed)
 
 
 class PostgresLedger(LedgerBase):
@@ -332,7 +290,7 @@ class PostgresLedger(LedgerBase):
             return (await conn.execute(_RESERVE, values)).rowcount == 1
 
         async def operation(conn: Connection) -> tuple[SpendSummary | None, datetime]:
-            await _charge_expired(conn, now, scope)
+            await steps.charge_expired(conn, now, scope)
             # The entry first: the budget row's lock is then held only from the guarded
             # UPDATE to the COMMIT, which is what concurrent reservations queue on.
             cursor = await conn.execute(_INSERT_RESERVED, values)
@@ -344,7 +302,7 @@ class PostgresLedger(LedgerBase):
                 await conn.execute(
                     "DELETE FROM tta_entries WHERE request_id = %s", (params["request_id"],)
                 )
-                return await _summary(conn, scope, month), expires
+                return await steps.summary(conn, scope, month), expires
             return None, expires
 
         return await self._run(operation)
@@ -456,7 +414,7 @@ class PostgresLedger(LedgerBase):
 
     async def _op_charge_expired(self, now: datetime | None) -> int:
         async def operation(conn: Connection) -> int:
-            return await _charge_expired(conn, now, None)
+            return await steps.charge_expired(conn, now, None)
 
         return await self._run(operation)
 
@@ -482,10 +440,7 @@ class PostgresLedger(LedgerBase):
 
     async def _op_summary(self, scope: str, month: str, now: datetime | None) -> SpendSummary:
         async def operation(conn: Connection) -> SpendSummary:
-            cursor = await conn.execute(_ANY_EXPIRED, {"now": now, "scope": scope})
-            if await cursor.fetchone() is not None:
-                await _charge_expired(conn, now, scope)
-            return await _summary(conn, scope, month)
+            return await steps.summary_now(conn, scope, month, now)
 
         return await self._run(operation)
 
@@ -493,7 +448,19 @@ class PostgresLedger(LedgerBase):
         self, models: list[str], tier: str | None, since_day: int
     ) -> list[tuple[Any, ...]]:
         async def operation(conn: Connection) -> list[tuple[Any, ...]]:
-            cursor = await conn.execute(_MODEL_DAYS, (models, tier, tier, since_day))
-            return await cursor.fetchall()
+            return await steps.model_days(conn, models, tier, since_day)
+
+        return await self._run(operation)
+
+    async def _op_preflight(
+        self, scope: str, month: str, now: datetime | None, days: DaysQuery, tried: TriedQuery
+    ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
+        async def operation(
+            conn: Connection,
+        ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
+            summary = await steps.summary_now(conn, scope, month, now)
+            rows = await steps.model_days(conn, *days) if days[0] else []
+            names = None if tried is None else await steps.tried_models(conn, *tried)
+            return summary, rows, names
 
         return await self._run(operation)

@@ -48,6 +48,7 @@ from tta_dev_integrations.llm.budget.core import (
     STORED_LIMIT,
     SUMMARY,
     TAKE_QUOTA,
+    TRIED_MODELS,
     BudgetDelta,
     audit,
     call_outcome,
@@ -65,6 +66,7 @@ from tta_dev_integrations.llm.budget.sqlite_file import (
     file_in_the_way,
     use_wal,
 )
+from tta_dev_integrations.llm.budget.statistics import DaysQuery, TriedQuery
 
 __all__ = ["SQLiteLedger", "default_ledger_path"]
 
@@ -122,6 +124,22 @@ def _summary(conn: sqlite3.Connection, scope: str, month: str) -> SpendSummary:
         return SpendSummary(scope, month, stored[0] if stored else None, 0, 0)
     spent, reserved, estimated, unconfirmed, limit = row
     return SpendSummary(scope, month, limit, spent, reserved, estimated, unconfirmed)
+
+
+def _summary_now(conn: sqlite3.Connection, scope: str, month: str, at: float) -> SpendSummary:
+    """The scope's month after charging its leases that ended (looked up by index)."""
+    if conn.execute(_ANY_EXPIRED, (at, scope)).fetchone() is not None:
+        with _immediate(conn):
+            _charge_expired(conn, at, scope)
+    return _summary(conn, scope, month)
+
+
+def _model_days(conn: sqlite3.Connection, days: DaysQuery) -> list[tuple[Any, ...]]:
+    models, tier, since_day = days
+    if not models:
+        return []
+    query = _MODEL_DAYS.format(models=", ".join("?" * len(models)))
+    return conn.execute(query, (*models, tier, tier, since_day)).fetchall()
 
 
 class SQLiteLedger(LedgerBase):
@@ -448,21 +466,26 @@ class SQLiteLedger(LedgerBase):
 
     async def _op_summary(self, scope: str, month: str, now: datetime | None) -> SpendSummary:
         at = _epoch(now)
-
-        def operation(conn: sqlite3.Connection) -> SpendSummary:
-            if conn.execute(_ANY_EXPIRED, (at, scope)).fetchone() is not None:
-                with _immediate(conn):
-                    _charge_expired(conn, at, scope)
-            return _summary(conn, scope, month)
-
-        return await self._run(operation)
+        return await self._run(lambda conn: _summary_now(conn, scope, month, at))
 
     async def _op_model_days(
         self, models: list[str], tier: str | None, since_day: int
     ) -> list[tuple[Any, ...]]:
-        query = _MODEL_DAYS.format(models=", ".join("?" * len(models)))
+        return await self._run(lambda conn: _model_days(conn, (models, tier, since_day)))
 
-        def operation(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            return conn.execute(query, (*models, tier, tier, since_day)).fetchall()
+    async def _op_preflight(
+        self, scope: str, month: str, now: datetime | None, days: DaysQuery, tried: TriedQuery
+    ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
+        at = _epoch(now)
+
+        def operation(
+            conn: sqlite3.Connection,
+        ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
+            summary = _summary_now(conn, scope, month, at)
+            rows = _model_days(conn, days)
+            if tried is None:
+                return summary, rows, None
+            params = {"correlation_id": tried[0], "since": tried[1].timestamp()}
+            return summary, rows, [row[0] for row in conn.execute(TRIED_MODELS, params)]
 
         return await self._run(operation)

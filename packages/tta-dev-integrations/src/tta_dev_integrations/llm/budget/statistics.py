@@ -15,11 +15,17 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from tta_dev_integrations.llm.budget.core import utc_day
-from tta_dev_integrations.llm.budget.ledger import ModelStats
+from tta_dev_integrations.llm.budget.ledger import ModelStats, Preflight, SpendSummary
 from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.policy import WINDOW_DAYS, Evidence
 
-__all__ = ["LedgerStatistics"]
+__all__ = ["DaysQuery", "LedgerStatistics", "TriedQuery"]
+
+DaysQuery = tuple[list[str], str | None, int]
+"""The models, the tier (``None``: all) and the first UTC day of a rollup read."""
+
+TriedQuery = tuple[str, datetime] | None
+"""The correlation id and the time from which tried models are read; ``None``: not read."""
 
 
 class LedgerStatistics(ABC):
@@ -40,6 +46,39 @@ class LedgerStatistics(ABC):
                 models, tier, now
             )
         }
+
+    async def preflight(
+        self,
+        scope: str,
+        month: str,
+        models: Sequence[str],
+        tier: str,
+        *,
+        correlation_id: str = "",
+        tried_since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> Preflight:
+        """What a routed call reads before it is made, in one round trip to the ledger.
+
+        The scope's month (leases of the scope that ended are charged first, as in
+        ``summary``), each model's evidence on ``tier`` over the window (as in
+        ``routing_evidence``) and, when ``tried_since`` is given, the models called under
+        ``correlation_id`` since then (as in ``tried_models``; none for an empty id).
+        """
+        moment = None if now is None else _aware(now)
+        wanted = list(dict.fromkeys(models))
+        days: DaysQuery = (wanted, tier, utc_day(moment or datetime.now(UTC)) - WINDOW_DAYS + 1)
+        tried: TriedQuery = None
+        if tried_since is not None and correlation_id:
+            tried = (correlation_id, _aware(tried_since))
+        summary, rows, names = await self._op_preflight(scope, month, moment, days, tried)
+        evidence = {
+            model: Evidence(model, cast(Complexity, tier), judged, score, calls, errors, latency)
+            for model, calls, errors, judged, score, latency in _sums(rows)
+        }
+        if tried_since is None:
+            return Preflight(summary, evidence)
+        return Preflight(summary, evidence, frozenset(names or ()))
 
     async def model_stats(self, models: Sequence[str]) -> dict[str, ModelStats]:
         """Observed outcomes per model over the window, all tiers together.
@@ -67,18 +106,7 @@ class LedgerStatistics(ABC):
         if not wanted:
             return []
         since = utc_day(now or datetime.now(UTC)) - WINDOW_DAYS + 1
-        rows = await self._op_model_days(wanted, tier, since)
-        return [
-            (
-                model,
-                float(calls),
-                float(errors),
-                float(judged),
-                min(float(score), float(judged)),
-                float(latency_sum) / float(latency_count) if latency_count else None,
-            )
-            for model, calls, errors, judged, score, latency_sum, latency_count in rows
-        ]
+        return _sums(await self._op_model_days(wanted, tier, since))
 
     @abstractmethod
     async def _op_model_days(
@@ -88,3 +116,36 @@ class LedgerStatistics(ABC):
 
         Rows of (model, calls, errors, judged, judged score, latency sum, latency count).
         """
+
+    @abstractmethod
+    async def _op_preflight(
+        self, scope: str, month: str, now: datetime | None, days: DaysQuery, tried: TriedQuery
+    ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
+        """Several reads in one round trip.
+
+        The month as ``_op_summary`` reads it, the rows of ``_op_model_days(*days)``
+        (none when ``days`` names no model) and, unless ``tried`` is ``None``, the
+        models tried under its correlation id since its time.
+        """
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is taken as UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _sums(
+    rows: list[tuple[Any, ...]],
+) -> list[tuple[str, float, float, float, float, float | None]]:
+    """Rollup sums as (model, calls, errors, judged, judged score, mean latency)."""
+    return [
+        (
+            model,
+            float(calls),
+            float(errors),
+            float(judged),
+            min(float(score), float(judged)),
+            float(latency_sum) / float(latency_count) if latency_count else None,
+        )
+        for model, calls, errors, judged, score, latency_sum, latency_count in rows
+    ]
