@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -193,12 +191,10 @@ class PostgreSQLPrimitive(SQLDatabasePrimitive[Connection]):
                     "SELECT set_config(%s, %s, false)", (setting, f"{round(seconds * 1000)}ms")
                 )
 
-    @asynccontextmanager
-    async def _lease(self) -> AsyncIterator[Connection]:
-        pool = await self._open_pool()
+    async def _acquire(self) -> Connection:
+        pool = self._pool or await self._open_pool()
         try:
-            async with pool.connection() as conn:
-                yield conn
+            return await pool.getconn()
         except (PoolTimeout, PoolClosed) as error:
             raise DatabaseConnectionError(
                 f"no PostgreSQL connection to {self.safe_url} within {self.pool_timeout_s} s "
@@ -206,8 +202,12 @@ class PostgreSQLPrimitive(SQLDatabasePrimitive[Connection]):
                 "transactions held open too long"
             ) from None
 
-    def _connection(self) -> AbstractAsyncContextManager[Connection]:
-        return self._lease()
+    async def _release(self, conn: Connection) -> None:
+        pool = self._pool
+        if pool is None:  # closed meanwhile: its pool is gone
+            await conn.close()
+        else:
+            await pool.putconn(conn)
 
     async def _after_connection_lost(self) -> None:
         pool = self._pool

@@ -49,7 +49,7 @@ class Query:
     retry_safe: bool | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.query, str) or not self.query.strip():
+        if type(self.query) is not str or not self.query or self.query.isspace():
             raise ValueError(
                 f"a database query needs a non-empty SQL string in 'query', got "
                 f"{type(self.query).__name__}"
@@ -61,7 +61,7 @@ class Query:
                 f"retry_safe must be True, False or None (a bool, not a "
                 f"{type(self.retry_safe).__name__}), got {self.retry_safe!r}"
             )
-        if self.params is not None:
+        if self.params is not None and type(self.params) not in (tuple, list, dict):
             _check_params(self.params, "params")
         if self.many is not None:
             if self.params is not None:

@@ -27,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar, Token
+from functools import lru_cache
+from time import perf_counter
 from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -39,6 +41,7 @@ from tta_dev_integrations.database.statements import StatementInfo, describe
 from tta_dev_integrations.database.telemetry import DatabaseTelemetry
 from tta_dev_primitives.core.base import WorkflowPrimitive
 from tta_dev_primitives.core.context import WorkflowContext
+from tta_dev_primitives.observability import active_tracer
 
 __all__ = ["QueryRunner", "SQLDatabasePrimitive", "Transaction", "TransactionScope"]
 
@@ -46,8 +49,9 @@ C = TypeVar("C")
 
 _ACTIVE: ContextVar[tuple[Transaction[Any], ...]] = ContextVar("tta_db_transactions", default=())
 _savepoint_numbers = itertools.count(1)
-_COMMIT = Query("COMMIT", fetch="none")
-_ROLLBACK = Query("ROLLBACK", fetch="none")
+# Control statements return no row: fetch="all" gives [] in one driver call.
+_COMMIT = Query("COMMIT", fetch="all")
+_ROLLBACK = Query("ROLLBACK", fetch="all")
 
 
 class QueryRunner(ABC):
@@ -100,8 +104,21 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
     # -- what a backend provides ------------------------------------------------------
 
     @abstractmethod
-    def _connection(self) -> AbstractAsyncContextManager[C]:
+    async def _acquire(self) -> C:
+        """A pooled connection, to be given back with :meth:`_release`."""
+
+    @abstractmethod
+    async def _release(self, conn: C) -> None:
+        """Give back a connection from :meth:`_acquire` (rolled back or dropped if unfit)."""
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[C]:
         """A pooled connection for the duration of the block."""
+        conn = await self._acquire()
+        try:
+            yield conn
+        finally:
+            await self._release(conn)
 
     @abstractmethod
     async def _run(self, conn: C, query: Query) -> Any:
@@ -137,33 +154,51 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
 
     async def query(self, request: QueryInput) -> Any:
         """Run one request; inside a transaction of this primitive, on its connection."""
-        query = as_query(request)
+        query = request if type(request) is Query else as_query(request)
         info = describe(query.query)
-        transaction = self.current_transaction()
-        if transaction is not None:
-            return await transaction._query(query, info)
-        return await self._telemetry.observe(
-            info.operation, lambda: self._run_pooled(query, info), query_text=info.text
-        )
+        if _ACTIVE.get():
+            transaction = self.current_transaction()
+            if transaction is not None:
+                return await transaction._query(query, info)
+        telemetry = self._telemetry
+        if active_tracer() is not None:
+            return await telemetry.observe(
+                info.operation, lambda: self._run_pooled(query, info), query_text=info.text
+            )
+        start = perf_counter()  # the untraced path of telemetry.observe, inlined: hot
+        try:
+            result = await self._run_pooled(query, info)
+        except Exception:
+            telemetry.record(info.operation, "error", perf_counter() - start)
+            raise
+        telemetry.record(info.operation, "success", perf_counter() - start)
+        return result
 
     async def _run_pooled(self, query: Query, info: StatementInfo) -> Any:
-        retry_safe = info.retry_safe if query.retry_safe is None else query.retry_safe
+        conn = await self._acquire()
         try:
-            async with self._connection() as conn:
-                return await self._run_alone(conn, query)
+            if query.many is None:
+                return await self._run(conn, query)
+            return await self._run_alone(conn, query)
         except DatabaseConnectionError as error:
+            retry_safe = info.retry_safe if query.retry_safe is None else query.retry_safe
             if not (error.connection_lost and retry_safe):
                 raise
+        finally:
+            await self._release(conn)
         self._telemetry.count_retry()
         await self._after_connection_lost()
-        async with self._connection() as conn:
+        conn = await self._acquire()
+        try:
             return await self._run_alone(conn, query)
+        finally:
+            await self._release(conn)
 
     async def _run_alone(self, conn: C, query: Query) -> Any:
         """``query`` outside any transaction: a batch gets one of its own."""
         if query.many is None:
             return await self._run(conn, query)
-        await self._run(conn, Query(self._begin_statement({}), fetch="none"))
+        await self._run(conn, Query(self._begin_statement({}), fetch="all"))
         try:
             result = await self._run(conn, query)
         except BaseException:
@@ -198,8 +233,14 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
 
     async def _control(self, conn: C, statement: str) -> None:
         info = describe(statement)
-        query = Query(statement, fetch="none")
+        query = _control_query(statement)
         await self._telemetry.observe(info.operation, lambda: self._run(conn, query))
+
+
+@lru_cache(maxsize=64)
+def _control_query(statement: str) -> Query:
+    """``BEGIN``, ``COMMIT``, ``SAVEPOINT x``, ... as a request (no row comes back)."""
+    return Query(statement, fetch="all")
 
 
 class Transaction(QueryRunner, Generic[C]):
@@ -230,7 +271,7 @@ class Transaction(QueryRunner, Generic[C]):
 
     async def query(self, request: QueryInput) -> Any:
         """Run one request inside this transaction."""
-        query = as_query(request)
+        query = request if type(request) is Query else as_query(request)
         return await self._query(query, describe(query.query))
 
     async def _query(self, query: Query, info: StatementInfo) -> Any:
@@ -249,15 +290,15 @@ class Transaction(QueryRunner, Generic[C]):
         if query.many is None:
             return await database._run(conn, query)
         name = f"tta_sp_{next(_savepoint_numbers)}"
-        await database._run(conn, Query(f"SAVEPOINT {name}", fetch="none"))
+        await database._run(conn, Query(f"SAVEPOINT {name}"))
         try:
             result = await database._run(conn, query)
         except BaseException:
             with suppress(Exception):  # the batch's error matters more
-                await database._run(conn, Query(f"ROLLBACK TO SAVEPOINT {name}", fetch="none"))
-                await database._run(conn, Query(f"RELEASE SAVEPOINT {name}", fetch="none"))
+                await database._run(conn, Query(f"ROLLBACK TO SAVEPOINT {name}"))
+                await database._run(conn, Query(f"RELEASE SAVEPOINT {name}"))
             raise
-        await database._run(conn, Query(f"RELEASE SAVEPOINT {name}", fetch="none"))
+        await database._run(conn, Query(f"RELEASE SAVEPOINT {name}"))
         return result
 
     async def _control(self, statement: str) -> None:
@@ -273,7 +314,7 @@ class TransactionScope(Generic[C]):
         self._begin = begin
         self._has_options = has_options
         self._transaction: Transaction[C] | None = None
-        self._stack: AsyncExitStack | None = None
+        self._leased: C | None = None  # the root's connection, to give back at the end
         self._token: Token[tuple[Transaction[Any], ...]] | None = None
 
     async def __aenter__(self) -> Transaction[C]:
@@ -289,15 +330,15 @@ class TransactionScope(Generic[C]):
         return transaction
 
     async def _begin_root(self) -> Transaction[C]:
-        stack = AsyncExitStack()
-        conn = await stack.enter_async_context(self._database._connection())
+        database = self._database
+        conn = await database._acquire()
         try:
-            await self._database._control(conn, self._begin)
+            await database._control(conn, self._begin)
         except BaseException:
-            await stack.aclose()
+            await database._release(conn)
             raise
-        self._stack = stack
-        return Transaction(self._database, conn)
+        self._leased = conn
+        return Transaction(database, conn)
 
     async def _begin_savepoint(self, parent: Transaction[C]) -> Transaction[C]:
         if self._has_options:
@@ -339,8 +380,9 @@ class TransactionScope(Generic[C]):
             transaction.closed = True
             if transaction.savepoint is not None and transaction in transaction._open:
                 transaction._open.remove(transaction)
-            if self._stack is not None:
-                await self._stack.aclose()
+            leased, self._leased = self._leased, None
+            if leased is not None:
+                await self._database._release(leased)
 
     def _leave_context(self, transaction: Transaction[C]) -> None:
         token, self._token = self._token, None

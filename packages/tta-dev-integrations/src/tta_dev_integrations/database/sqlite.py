@@ -30,10 +30,10 @@ import asyncio
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -89,6 +89,23 @@ class _StrictConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         for setting in _DQS_SETTINGS:
             getattr(self, "setconfig")(setting, False)  # noqa: B009  # 3.12+ only
+
+
+def _work(conn: aiosqlite.Connection, sql: str, query: Query) -> list[dict[str, Any]] | int:
+    """What one statement does on the connection's own thread."""
+    raw = conn._conn  # the sqlite3 connection, on its thread
+    if query.many is not None:
+        cursor = raw.executemany(sql, query.many)
+        count: int = cursor.rowcount
+        cursor.close()
+        return count
+    cursor = raw.execute(sql, query.params if query.params is not None else ())
+    try:
+        if query.fetch == "none":
+            return max(cursor.rowcount, 0)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _backquote(match: re.Match[str]) -> str:
@@ -182,7 +199,7 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
 
     async def open(self) -> None:
         """Open one connection now (creating the file, setting WAL mode); idempotent."""
-        async with self._lease():
+        async with self._connection():
             pass
 
     async def aclose(self) -> None:
@@ -229,18 +246,27 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
             raise
         return conn
 
-    @asynccontextmanager
-    async def _lease(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _acquire(self) -> aiosqlite.Connection:
         if self._closed:
             raise DatabaseConnectionError(
                 f"SQLitePrimitive({self.path!r}) is closed; create a new one"
             )
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else await self._connect()
-            try:
-                yield conn
-            finally:
-                await self._give_back(conn)
+        await self._slots.acquire()
+        try:
+            return self._idle.pop() if self._idle else await self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _release(self, conn: aiosqlite.Connection) -> None:
+        if not (self._closed or conn.in_transaction or conn in self._abandoned):
+            self._idle.append(conn)
+            self._slots.release()
+            return
+        try:
+            await self._give_back(conn)
+        finally:
+            self._slots.release()
 
     async def _give_back(self, conn: aiosqlite.Connection) -> None:
         if conn in self._abandoned:
@@ -272,9 +298,6 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
             await conn.interrupt()
         with suppress(sqlite3.Error, ValueError):
             await conn.close()
-
-    def _connection(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        return self._lease()
 
     # -- statements -------------------------------------------------------------------
 
@@ -328,18 +351,9 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
     @staticmethod
     async def _send(conn: aiosqlite.Connection, query: Query) -> list[dict[str, Any]] | int:
         sql = query.query if DQS_SWITCHABLE or '"' not in query.query else strict_names(query.query)
-        if query.many is not None:
-            cursor = await conn.executemany(sql, query.many)
-            count = cursor.rowcount
-            await cursor.close()
-            return count
-        params = query.params if query.params is not None else ()
-        if query.fetch == "none":
-            cursor = await conn.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            return max(count, 0)
-        return list(await conn.execute_fetchall(sql, params))  # type: ignore[arg-type]
+        # One trip to the connection's thread per statement (the cursor closed there too).
+        execute = cast("Callable[..., Awaitable[list[dict[str, Any]] | int]]", conn._execute)
+        return await execute(_work, conn, sql, query)
 
     @staticmethod
     async def _interrupt_after(conn: aiosqlite.Connection, delay: float) -> None:

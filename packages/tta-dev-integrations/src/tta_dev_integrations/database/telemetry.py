@@ -88,6 +88,10 @@ class DatabaseTelemetry:
             self._children[key] = child
         return child
 
+    def record(self, operation: str, outcome: str, seconds: float) -> None:
+        """Count one call of ``operation`` that took ``seconds`` (outcome ``success``/``error``)."""
+        self._child(operation, outcome).observe(seconds)
+
     def count_retry(self) -> None:
         """Count one retry after a lost connection."""
         if self._retries is None:
