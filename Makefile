@@ -36,6 +36,7 @@ bench: $(VENV)/.synced  ## print the benchmark figures (see benchmarks/README.md
 	$(PY) benchmarks/bench_routing_replay.py
 	$(PY) benchmarks/bench_llm.py
 	$(PY) benchmarks/bench_ledger.py
+	$(PY) benchmarks/bench_database.py
 	$(PY) benchmarks/bench_universal.py
 	$(PY) benchmarks/bench_fleet.py
 	$(PY) benchmarks/bench_redaction.py
