@@ -179,8 +179,9 @@ def test_metric_catalogue_follows_prometheus_conventions() -> None:
         assert metric.name.startswith("tta_")
         if metric.kind == "counter":
             assert metric.name.endswith("_total"), metric.name
-        if metric.unit == "seconds":
-            assert metric.name.endswith("_seconds"), metric.name
+        if metric.unit == "seconds":  # the unit comes before a counter's _total
+            suffix = "_seconds_total" if metric.kind == "counter" else "_seconds"
+            assert metric.name.endswith(suffix), metric.name
         assert metric.description
         assert not forbidden_labels & set(metric.labels), metric.name
 
