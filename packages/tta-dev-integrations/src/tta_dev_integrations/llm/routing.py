@@ -26,8 +26,8 @@ Then:
 Remaining ties go to the lower latency, then to the order of the list.
 
 With :class:`~tta_dev_integrations.llm.policy.Exploration` and a random generator, a
-share of decisions is made on draws from the posteriors instead of their means
-(Thompson sampling); ``RoutingDecision.explored`` says when that changed the choice.
+share of decisions is made on optimistic draws from the posteriors instead of their
+means (Thompson sampling); ``RoutingDecision.explored`` marks those decisions.
 
 No I/O here: the caller gathers availability, quotas, evidence and the budget left.
 """
