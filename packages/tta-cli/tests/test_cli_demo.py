@@ -37,9 +37,12 @@ def test_demo_triages_the_backlog_on_the_local_model(tmp_path, local_model, tta,
     assert "tta traces" in out
     assert "Budget" in out
     assert "left $5.00" in out
-    # What the ledger holds: one free call per task, in the demo scope, all on the local model.
+    # Each task's research agent searched the sources through its tool, and showed it.
+    assert out.count("agent: search(") >= len(TASK_IDS)
+    # What the ledger holds: free calls only (each task's draft and its research agent's
+    # steps), in the demo scope, all on the local model.
     entries = ledger_entries(home, "demo")
-    assert len(entries) == len(TASK_IDS)
+    assert len(entries) >= 2 * len(TASK_IDS)
     assert {e.model for e in entries} == {"local"}
     assert all(e.state == "free" and e.ok for e in entries)
     assert sum(e.output_tokens for e in entries) > 0
@@ -48,7 +51,7 @@ def test_demo_triages_the_backlog_on_the_local_model(tmp_path, local_model, tta,
     names = {
         span["name"] for line in spans.read_text().splitlines() for span in read_span_line(line)
     }
-    assert {"triage", "task", "draft-plan"} <= names
+    assert {"triage", "task", "draft-plan", "research", "execute_tool search"} <= names
 
 
 def test_demo_rejects_a_broken_tasks_file_in_one_line(tmp_path, tta):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tta_cli.demo import DemoSettings, Task, build_workflow
 from tta_cli.demo.workflow import task_span_name
-from tta_dev_integrations.llm import LLMPrimitive
+from tta_dev_integrations.llm import LLMPrimitive, LLMRequest
 from tta_dev_integrations.llm.testing import TestModel, TestReply
 from tta_dev_primitives import WorkflowContext
 from tta_dev_primitives.testing import capture_spans
@@ -25,7 +25,9 @@ async def test_every_task_in_order_with_bounded_model_calls_and_a_named_span() -
     assert all("Write a failing test for the 503 case" in r.plan for r in results)
     assert all(r.tokens > 8 for r in results)
     assert model.most_in_flight == 1
-    assert len(model.requests) == len(TASKS)
+    drafts = [r for r in model.requests if not r.tools]
+    assert len(drafts) == len(TASKS)
+    assert len(model.requests) - len(drafts) <= 2 * len(TASKS)  # the research agents' steps
     triage = spans.one("triage")
     per_task = sorted(span.name for span in spans.children(triage))
     assert per_task == sorted(f"task {t.id}: {t.title}" for t in TASKS)
@@ -86,3 +88,25 @@ async def test_demo_json_carries_every_task_the_budget_and_the_trace_file() -> N
     assert data["budget"]["limit_usd"] == 5.0
     assert data["budget"]["calls_this_month"] == 2
     assert data["trace_file"] == "/tmp/spans.jsonl"
+
+
+async def test_related_code_is_what_the_research_agent_found_through_its_tool() -> None:
+    from tta_dev_integrations.llm.testing import FunctionModel, tool_call
+
+    def answer(request: LLMRequest) -> TestReply | str:
+        if not request.tools:
+            return "Write a failing test."
+        if request.messages[-1].role == "tool":  # a search result came back: answer
+            return TestReply(tool_calls=[tool_call("final_result", result="retry.py")])
+        [search] = request.tools
+        terms = search.parameters["properties"]["term"]["enum"]
+        assert "fetcher" in terms  # the task's own words, and nothing else
+        return TestReply(tool_calls=[tool_call("search", term="retry")])
+
+    model = FunctionModel(answer)
+    workflow = build_workflow(LLMPrimitive("local", provider=model), DemoSettings())
+    [result] = await workflow.execute(TASKS[:1], WorkflowContext())
+    [step] = [line for line in result.research if line.startswith("search(retry) -> ")]
+    assert "tta_dev_primitives/recovery/retry.py" in step
+    assert "tta_dev_primitives/recovery/retry.py" in result.related
+    assert result.research[-1].startswith("final_result(retry.py)")

@@ -5,8 +5,10 @@ id and title)::
 
     estimate complexity >> find related code >> draft the first step >> write the plan
 
-* finding related code scans the installed TTA.dev sources: cached (tasks share
-  terms), time-bounded, retried, with an empty answer as the fallback;
+* finding related code is an agent's work (:mod:`tta_cli.demo.research`): the model
+  searches the installed TTA.dev sources through a tool, one of the task's words at a
+  time; if it finds nothing, a fixed scan of the sources for the task's words stands in
+  (cached, as tasks share terms, time-bounded, retried, empty as the last resort);
 * the first step is drafted by ``UniversalLLMPrimitive``, which routes the task to a
   model by its complexity under the budget profile (on a machine with no keys: the
   local SmolLM2 model, $0), bounded by a timeout, retried on transient provider
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tta_cli.demo.backlog import Task
+from tta_cli.demo.research import research_agent, run_research
 from tta_dev_integrations.llm import TRANSIENT_ERRORS, LLMError, LLMResponse, Usage
 from tta_dev_integrations.llm.budget.ledger import SpendSummary, current_month
 from tta_dev_integrations.llm.complexity import estimate_complexity
@@ -93,6 +96,8 @@ class TaskResult:
     latency_s: float = 0.0
     outcome: str = "ok"
     plan: tuple[str, ...] = ()
+    #: The research agent's steps (``search(term) -> files``), in order.
+    research: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +219,12 @@ def build_workflow(
         [LambdaPrimitive(_no_related_code, name="no-search")],
         name="related-code",
     )
+    model_calls = BulkheadPrimitive(model, settings.max_model_calls, name="model-calls")
     draft_first_step = CachePrimitive(
         FallbackPrimitive(
             RetryPrimitive(
                 TimeoutPrimitive(
-                    BulkheadPrimitive(model, settings.max_model_calls, name="model-calls"),
+                    model_calls,
                     settings.llm_timeout_s,
                     name="draft-timeout",
                 ),
@@ -239,8 +245,16 @@ def build_workflow(
         return TaskResult(task, complexity=guess.tier, complexity_reasons=guess.reasons)
 
     async def find_related(result: TaskResult, ctx: WorkflowContext) -> TaskResult:
-        files = await related_code.execute(_terms(result.task), ctx)
-        return replace(result, related=tuple(files))
+        terms = _terms(result.task)
+        found = None
+        if terms:
+            options = {"temperature": 0, "complexity": "low", "scope": settings.scope}
+            agent = research_agent(
+                model_calls, terms, _source_texts, options, settings.llm_timeout_s
+            )
+            found = await run_research(agent, result.task.text, ctx)
+        files = found.files if found and found.files else await related_code.execute(terms, ctx)
+        return replace(result, related=tuple(files), research=found.steps if found else ())
 
     async def draft(result: TaskResult, ctx: WorkflowContext) -> TaskResult:
         request = {

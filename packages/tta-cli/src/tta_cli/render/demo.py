@@ -64,10 +64,13 @@ def results_table(results: Sequence[TaskResult]) -> RenderableType:
 
 
 def plans(results: Sequence[TaskResult], *, steps: int = 3) -> list[str]:
-    """Each task's title, then the first ``steps`` steps of its plan, one per line."""
+    """Each task's title, the research agent's steps, then the first ``steps`` of its plan."""
+    from rich.markup import escape
+
     lines = []
     for r in results:
         lines.append(f"[bold]{r.task.id}[/] {r.task.title}")
+        lines += [f"  [dim]agent:[/] {escape(step)}" for step in r.research]
         lines += [f"  {number}. {step}" for number, step in enumerate(r.plan[:steps], 1)]
         if len(r.plan) > steps:
             lines.append(f"  ... {len(r.plan) - steps} more steps")
@@ -113,7 +116,7 @@ def print_outcome(
     """Everything after the run, in order."""
     console.print(results_table(outcome.results))
     console.print(f"{len(outcome.results)} tasks in {duration(outcome.seconds)}\n")
-    console.print("[bold]Plans[/] (first steps)")
+    console.print("[bold]Plans[/] (the agent's searches, then the first steps)")
     for line in plans(outcome.results):
         console.print(line, no_wrap=True, overflow="ellipsis")
     console.print()
@@ -150,6 +153,7 @@ def outcome_json(outcome: DemoOutcome, scope: str, trace_file: str | None) -> di
                 "latency_s": round(r.latency_s, 3),
                 "outcome": r.outcome,
                 "related": list(r.related),
+                "research": list(r.research),
                 "plan": list(r.plan),
             }
             for r in outcome.results
