@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tta_dev_integrations.llm.budget.ledger import Justification
+from tta_dev_integrations.llm.budget.ledger import Justification, SpendSummary
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.routing import RoutingDecision
@@ -57,6 +57,8 @@ class Routing:
     unpriced: dict[str, str] = field(default_factory=dict)
     #: Times a reservation lost a race for the money left and the request decided again.
     budget_retries: int = 0
+    #: The month as read with the routing inputs, for the first decision only.
+    month_read: SpendSummary | None = None
 
 
 @dataclass(slots=True)

@@ -27,9 +27,9 @@ from tta_dev_integrations.llm.budget.core import finish_despite_cancel
 from tta_dev_integrations.llm.budget.journal import PendingJournal
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
-    Justification,
     Ledger,
     LedgerUnavailableError,
+    Preflight,
     SpendSummary,
     current_month,
     to_micros,
@@ -203,7 +203,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     async def _execute_impl(self, input_data: RequestLike, context: WorkflowContext) -> LLMResponse:
         routing = await self._prepare(input_data, context)
         while True:
-            summary = await self._read_summary(routing.scope, routing.month)
+            summary = await self._month(routing)
             call = self._next_call(routing, self._left(summary))
             try:
                 reserved_usd = await self._begin(call)
@@ -253,17 +253,21 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         justification, problems = parse_justification(options.get("justification"))
         if justification is not None:
             problems += justification_problems(justification, self.catalog)
-        verified = await self._verify(justification, context) if not problems else None
-        if self.require_verified_justification and justification and verified is not True:
-            problems.append(
-                "free_alternatives_tried names models this workflow did not try (or the "
-                "ledger could not tell), and require_verified_justification is set"
-            )
         models = self._allowed_models(options.get("model"))
         unpriced = {m.alias: p for m in models if (p := price_problem(m)) is not None}
         if unpriced and options.get("model") is not None:
             raise LLMError(next(iter(unpriced.values())))
         models = [m for m in models if m.alias not in unpriced]
+        verify = justification is not None and not problems
+        seen = await self._preflight(scope, month, models, tier, context, verify=verify)
+        verified = None
+        if justification is not None and seen is not None and seen.tried is not None:
+            verified = set(justification.free_alternatives_tried) <= seen.tried
+        if self.require_verified_justification and justification and verified is not True:
+            problems.append(
+                "free_alternatives_tried names models this workflow did not try (or the "
+                "ledger could not tell), and require_verified_justification is set"
+            )
         return Routing(
             request=request,
             context=context,
@@ -279,7 +283,8 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             models=models,
             worst_case_usd={},
             available=await self._available_providers(models),
-            stats=await self._stats(models),
+            stats={} if seen is None else seen.evidence,
+            month_read=None if seen is None else seen.summary,
             max_cost_usd=max_cost_usd,
             input_bounds={m.alias: input_token_bound(request, m) for m in models if not m.free},
             unpriced=unpriced,
@@ -407,17 +412,30 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         estimate = estimate_complexity(prompt)
         return estimate.tier, "estimated", estimate.reasons
 
-    async def _verify(
-        self, justification: Justification | None, context: WorkflowContext
-    ) -> bool | None:
-        if justification is None:
-            return None
-        since = datetime.now(UTC) - self.justification_window
+    async def _preflight(
+        self,
+        scope: str,
+        month: str,
+        models: Sequence[ModelInfo],
+        tier: Complexity,
+        context: WorkflowContext,
+        *,
+        verify: bool,
+    ) -> Preflight | None:
+        """What routing reads from the ledger, in one read; ``None`` if unreachable.
+
+        The month, the models' evidence on the tier and (to verify a justification) the
+        models this workflow tried.
+        """
+        since = datetime.now(UTC) - self.justification_window if verify else None
+        aliases = [m.alias for m in models]
         try:
-            tried = await self.ledger.tried_models(context.correlation_id, since)
+            return await self.ledger.preflight(
+                scope, month, aliases, tier, correlation_id=context.correlation_id,
+                tried_since=since,
+            )  # fmt: skip
         except LedgerUnavailableError:
             return None
-        return set(justification.free_alternatives_tried) <= tried
 
     async def _available_providers(self, models: Sequence[ModelInfo]) -> frozenset[str]:
         names = {m.provider for m in models}
@@ -432,12 +450,6 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 logger.warning("provider %s skipped: its key could not be read (%s)", name, error)
         return frozenset(available)
 
-    async def _stats(self, models: Sequence[ModelInfo]) -> Mapping[str, Any]:
-        try:
-            return await self.ledger.model_stats([m.alias for m in models])
-        except LedgerUnavailableError:
-            return {}
-
     def _scope(self, requested: object) -> str:
         """The scope a request is charged to: the instance's, or one it allows."""
         if requested is None or requested == "":
@@ -450,6 +462,18 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 'primitive, or leave "scope" out of the request'
             )
         return requested
+
+    async def _month(self, routing: Routing) -> SpendSummary | None:
+        """The month the next decision spends from.
+
+        The first decision uses the month read with the routing inputs; the next ones
+        read it anew (others may have reserved meanwhile).
+        """
+        summary, routing.month_read = routing.month_read, None
+        if summary is None:
+            return await self._read_summary(routing.scope, routing.month)
+        self._publish(summary)
+        return summary
 
     async def _read_summary(self, scope: str, month: str) -> SpendSummary | None:
         """The scope's month as the ledger has it (gauges updated); ``None`` if unreachable."""

@@ -83,7 +83,7 @@ class UniversalStream:
         llm = self.llm
         routing = await llm._prepare(self.input_data, self.context)
         while True:
-            summary = await llm._read_summary(routing.scope, routing.month)
+            summary = await llm._month(routing)
             call = llm._next_call(routing, llm._left(summary))
             try:
                 reserved_usd = await llm._begin(call)
