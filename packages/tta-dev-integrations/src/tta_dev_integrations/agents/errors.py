@@ -68,7 +68,13 @@ class AgentRunError(AgentError):
 
     @property
     def spent_usd(self) -> float:
-        """Dollars the run's model calls cost before it stopped."""
+        """Dollars the run's answered model calls cost before it stopped.
+
+        A model call cut short by the run's timeout is not in it: it has no answer to
+        read the cost from. ``UniversalLLMPrimitive`` still charges such a call in the
+        ledger (what the provider reported, else its reservation), which the run's
+        ``max_cost_usd`` bounded when the call was made.
+        """
         return self.state.spent_usd
 
 
