@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tta_dev_integrations.agents import (
     AgentModelError,
     AgentPrimitive,
     AgentRunError,
+    AgentTimeoutError,
     SpendLimitError,
     tool,
 )
@@ -128,3 +130,31 @@ async def test_a_run_on_a_paid_llm_primitive_lowers_each_cap_to_what_is_left(
     caps = [s["max_tokens"] for s in sent]
     assert caps[-1] < caps[0]  # the last calls got the output the money left paid for
     assert caught.value.state.steps == len(sent)
+
+
+async def test_a_run_timed_out_mid_call_is_charged_within_its_cap(
+    servers: Servers, ledger: SQLiteLedger
+) -> None:
+    def slow(request: RecordedRequest) -> Reply:
+        if len(request.json["messages"]) > 1:  # the second step: billed, answered late
+            time.sleep(2.5)
+        return greedy_tool_call(request)
+
+    servers.paid.respond("/chat/completions", slow)
+    llm = universal(servers, ledger, free_models=[], monthly_limit=1.0)
+    agent = AgentPrimitive(
+        llm,
+        tools=[lookup],
+        max_cost_usd=CAP,
+        max_tokens=300,
+        timeout_s=1.5,
+        request={"complexity": "high", "justification": JUSTIFIED},
+    )
+    with pytest.raises(AgentTimeoutError) as caught:
+        await agent.execute("slow run", WorkflowContext())
+    await asyncio.sleep(0.5)  # the cut call's settlement finishes in the background
+    entries = await ledger.entries("default", current_month())
+    total = sum(to_usd(e.actual_micros or e.reserved_micros) for e in entries)
+    assert caught.value.state.steps == 1
+    assert len(entries) == 2  # one answered call, one cut by the timeout
+    assert caught.value.spent_usd < total <= CAP + 1e-9
