@@ -1,8 +1,9 @@
-"""``preflight``: what a routed call reads before it is made, in one round trip.
+"""What a routed call reads from the ledger, in as few round trips as possible.
 
-It must answer exactly what ``summary``, ``routing_evidence`` and ``tried_models`` answer
-one by one (expired leases charged first, as a summary does), on both backends, with one
-trip to the database.
+``preflight`` must answer exactly what ``summary``, ``routing_evidence`` and
+``tried_models`` answer one by one (expired leases charged first, as a summary does),
+with one trip to the database; ``settle`` returns the month as it left it, so nothing
+is read after a call. On both backends.
 """
 
 from __future__ import annotations
@@ -111,3 +112,18 @@ async def test_preflight_of_a_new_scope_and_no_models(ledger: LedgerBase) -> Non
     assert seen.summary.limit_micros == 2_000_000
     assert seen.summary.spent_micros == seen.summary.reserved_micros == 0
     assert seen.evidence == {}
+
+
+async def test_settle_returns_the_month_it_left(ledger: LedgerBase) -> None:
+    common: dict[str, Any] = {"scope": SCOPE, "month": MONTH, "model": "gpt-4o",
+                              "provider": "openai"}  # fmt: skip
+    await ledger.reserve(request_id="a", amount_micros=5_000, **common)
+    await ledger.reserve(request_id="b", amount_micros=3_000, **common)
+    trips = count_trips(ledger)
+    month = await ledger.settle("a", 4_200, measured=False)
+    assert trips == [1]
+    assert month.spent_micros == month.estimated_micros == 4_200
+    assert month.reserved_micros == 3_000
+    assert month == await ledger.summary(SCOPE, MONTH)
+    again = await ledger.settle("a", 9_999)  # settled already: nothing changes
+    assert again == month

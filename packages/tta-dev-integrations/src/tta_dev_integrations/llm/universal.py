@@ -572,8 +572,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     ) -> LLMResponse:
         """Settle or record the call, and attach the routing decision to the response."""
         settled = await self._record_success(call, response)
-        summary = await self._read_summary(call.scope, call.month)
-        if settled and summary is not None:
+        if settled is None:
+            summary = await self._read_summary(call.scope, call.month)
+        else:  # the month as the settlement left it, read in its transaction
+            summary = settled
+            self._publish(summary)
             await self._check_alerts(summary)
         response.routing = call.decision.with_call(
             call.request_id, reserved_usd, self._left(summary)
@@ -592,11 +595,14 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         except LedgerUnavailableError:
             return True  # free calls go on; quotas are best effort without the ledger
 
-    async def _record_success(self, call: Attempt, response: LLMResponse) -> bool:
-        """Record a served call; ``True`` when a paid call was settled (alerts may fire)."""
+    async def _record_success(self, call: Attempt, response: LLMResponse) -> SpendSummary | None:
+        """Record a served call; the month after it when a paid call was settled.
+
+        ``None`` for a free call, or a settlement that waits in the journal.
+        """
         if call.model.free:
             await self._record_free(call, ok=True, latency=response.latency_s, usage=response.usage)
-            return False
+            return None
         figures = self._figures(call, response)
         # The answer shows what the ledger records (an estimate when usage was not trusted).
         response.cost_usd = to_usd(figures.actual_micros)
@@ -610,11 +616,12 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             "input_tokens": figures.input_tokens,
             "output_tokens": figures.output_tokens,
         }
-        if not await finish_despite_cancel(self._settle(settlement)):
-            return False
+        month = await finish_despite_cancel(self._settle(settlement))
+        if month is None:
+            return None
         label = "verified" if call.verified else "unverified"
         counter(PAID_CALLS).labels(self.profile.value, label).inc()
-        return True
+        return month
 
     async def _flush_pending(self) -> None:
         """Settle and record what an earlier ledger outage left in the journal."""
@@ -623,19 +630,18 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             self._journal_swept = True
             await self.journal.replay(self.ledger)
 
-    async def _settle(self, settlement: dict[str, Any]) -> bool:
-        """Settle a served call; ``False`` when it had to wait in the journal.
+    async def _settle(self, settlement: dict[str, Any]) -> SpendSummary | None:
+        """Settle a served call: the month after it; ``None`` when it waits in the journal.
 
         The money is spent either way: if the ledger cannot take it now, the settlement
         waits in the journal on disk (should the lease end first, the reservation is
         charged meanwhile, never released).
         """
         try:
-            await self.ledger.settle(**settlement)
+            return await self.ledger.settle(**settlement)
         except LedgerUnavailableError:
             self._journal_settlement(settlement)
-            return False
-        return True
+            return None
 
     def _journal_settlement(self, settlement: dict[str, Any]) -> None:
         if self._journal("settle", settlement):

@@ -199,13 +199,14 @@ class LedgerBase(LedgerStatistics, ABC):
         latency_s: float | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
-    ) -> None:
+    ) -> SpendSummary:
         """Record the real cost (``measured=False``: an estimate) and free the reservation.
 
         Idempotent by ``request_id``: settling twice changes nothing. A released
         reservation is settled too (the money was spent after all); an entry charged
         unconfirmed at lease expiry takes this cost instead. Completes even if the
-        caller is cancelled meanwhile.
+        caller is cancelled meanwhile. Returns the entry's month as the same transaction
+        left it.
         """
         settlement = Settlement(
             request_id,
@@ -217,7 +218,7 @@ class LedgerBase(LedgerStatistics, ABC):
             _tokens("output_tokens", output_tokens),
         )
         try:
-            await finish_despite_cancel(self._op_settle(settlement, utc(None)))
+            return await finish_despite_cancel(self._op_settle(settlement, utc(None)))
         except UnknownEntry:
             raise ValueError(f"no reservation with request_id {request_id!r}") from None
 
@@ -446,8 +447,11 @@ class LedgerBase(LedgerStatistics, ABC):
         """Move an open reservation's lease end to ``now + lease``."""
 
     @abstractmethod
-    async def _op_settle(self, settlement: Settlement, at: datetime) -> None:
-        """Lock the entry, apply :func:`~.core.settlement_delta`; :class:`UnknownEntry`."""
+    async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
+        """Lock the entry, apply :func:`~.core.settlement_delta`, read its month.
+
+        :class:`UnknownEntry` for an unknown request id.
+        """
 
     @abstractmethod
     async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:

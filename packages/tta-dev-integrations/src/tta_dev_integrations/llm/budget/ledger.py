@@ -336,12 +336,13 @@ class Ledger(Protocol):
         latency_s: float | None = None,
         input_tokens: int = 0,
         output_tokens: int = 0,
-    ) -> None:
+    ) -> SpendSummary:
         """Record the real cost (``measured=False``: an estimate) and free the reservation.
 
         Idempotent by ``request_id``: settling twice changes nothing. A settlement above
         the reservation is recorded as it is. Settling an entry charged *unconfirmed*
-        (its lease ended first) replaces that charge with this cost.
+        (its lease ended first) replaces that charge with this cost. Returns the entry's
+        month as the settlement left it (read in the same transaction).
         """
         ...
 

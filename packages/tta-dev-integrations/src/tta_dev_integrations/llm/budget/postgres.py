@@ -318,10 +318,10 @@ class PostgresLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_settle(self, settlement: Settlement, at: datetime) -> None:
+    async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
         s = settlement
 
-        async def operation(conn: Connection) -> None:
+        async def operation(conn: Connection) -> SpendSummary:
             cursor = await conn.execute(
                 "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed,"
                 " model, tier FROM tta_entries WHERE request_id = %s FOR UPDATE",
@@ -339,8 +339,8 @@ class PostgresLedger(LedgerBase):
                 actual=s.actual_micros,
                 measured=s.measured,
             )
-            if delta is None:
-                return  # settled already (or a free call): nothing changes
+            if delta is None:  # settled already (or a free call): nothing changes
+                return await steps.summary(conn, scope, month)
             await conn.execute(
                 "UPDATE tta_entries SET state = 'settled', actual_micros = %s, ok = %s,"
                 " measured = %s, unconfirmed = FALSE, latency_s = %s, input_tokens = %s,"
@@ -351,8 +351,9 @@ class PostgresLedger(LedgerBase):
             await conn.execute(_MOVE_MONEY, delta.params(scope, month))
             outcome = call_outcome(model, tier, at, ok=s.ok, latency_s=s.latency_s)
             await conn.execute(_COUNT_CALL, outcome)
+            return await steps.summary(conn, scope, month)
 
-        await self._run(operation)
+        return await self._run(operation)
 
     async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
         async def operation(conn: Connection) -> None:

@@ -332,10 +332,10 @@ class SQLiteLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_settle(self, settlement: Settlement, at: datetime) -> None:
+    async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
         s = settlement
 
-        def operation(conn: sqlite3.Connection) -> None:
+        def operation(conn: sqlite3.Connection) -> SpendSummary:
             with _immediate(conn):
                 row = conn.execute(
                     "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed,"
@@ -353,8 +353,8 @@ class SQLiteLedger(LedgerBase):
                     actual=s.actual_micros,
                     measured=s.measured,
                 )
-                if delta is None:
-                    return  # settled already (or a free call): nothing changes
+                if delta is None:  # settled already (or a free call): nothing changes
+                    return _summary(conn, scope, month)
                 conn.execute(
                     "UPDATE tta_entries SET state = 'settled', actual_micros = ?, ok = ?,"
                     " measured = ?, unconfirmed = 0, latency_s = ?, input_tokens = ?,"
@@ -365,8 +365,9 @@ class SQLiteLedger(LedgerBase):
                 conn.execute(MOVE_MONEY, delta.params(scope, month))
                 outcome = call_outcome(model, tier, at, ok=s.ok, latency_s=s.latency_s)
                 conn.execute(COUNT_CALL, outcome)
+                return _summary(conn, scope, month)
 
-        await self._run(operation)
+        return await self._run(operation)
 
     async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
         def operation(conn: sqlite3.Connection) -> None:
