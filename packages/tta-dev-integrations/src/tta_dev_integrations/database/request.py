@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["FetchMode", "Params", "Query", "QueryInput", "as_query", "unsendable"]
+__all__ = ["FetchMode", "Params", "Query", "QueryInput", "as_query", "quick_query", "unsendable"]
 
 FetchMode = Literal["all", "one", "value", "none"]
 Params = Sequence[Any] | Mapping[str, Any]
@@ -78,6 +78,31 @@ class Query:
 
 QueryInput = Query | Mapping[str, Any] | str
 """What the SQL primitives accept: a :class:`Query`, a mapping of its fields, or bare SQL."""
+
+
+_set = object.__setattr__
+
+
+def quick_query(sql: str, params: Params | None, fetch: FetchMode) -> Query:
+    """``Query(sql, params, fetch)`` for the shortcuts, whose ``fetch`` is a literal.
+
+    The common case (SQL text, parameters as a tuple, list or dict) is built without
+    the dataclass's generic checks; anything else goes through them.
+    """
+    if (
+        type(sql) is str
+        and sql
+        and not sql.isspace()
+        and (params is None or type(params) in (tuple, list, dict))
+    ):
+        query = object.__new__(Query)
+        _set(query, "query", sql)
+        _set(query, "params", params)
+        _set(query, "fetch", fetch)
+        _set(query, "many", None)
+        _set(query, "retry_safe", None)
+        return query
+    return Query(sql, params, fetch)
 
 
 def _check_params(params: object, where: str) -> None:

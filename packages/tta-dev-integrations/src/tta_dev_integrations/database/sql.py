@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar, Token
 from functools import lru_cache
@@ -36,7 +36,13 @@ from types import TracebackType
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from tta_dev_integrations.database.errors import DatabaseConnectionError, TransactionError
-from tta_dev_integrations.database.request import Params, Query, QueryInput, as_query
+from tta_dev_integrations.database.request import (
+    Params,
+    Query,
+    QueryInput,
+    as_query,
+    quick_query,
+)
 from tta_dev_integrations.database.statements import StatementInfo, describe
 from tta_dev_integrations.database.telemetry import DatabaseTelemetry
 from tta_dev_primitives.core.base import WorkflowPrimitive
@@ -61,29 +67,32 @@ class QueryRunner(ABC):
     async def query(self, request: QueryInput) -> Any:
         """Run one request (see :mod:`.request`) and return what its ``fetch`` mode asks."""
 
-    async def fetch_all(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+    # The shortcuts hand back query()'s coroutine rather than awaiting it in one more
+    # frame of their own: they are the hot path. A malformed request raises at the call.
+
+    def fetch_all(
+        self, sql: str, params: Params | None = None
+    ) -> Coroutine[Any, Any, list[dict[str, Any]]]:
         """Every row of ``sql``, as dicts."""
-        rows: list[dict[str, Any]] = await self.query(Query(sql, params, "all"))
-        return rows
+        return self.query(quick_query(sql, params, "all"))
 
-    async def fetch_one(self, sql: str, params: Params | None = None) -> dict[str, Any]:
+    def fetch_one(
+        self, sql: str, params: Params | None = None
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
         """The first row of ``sql``; :class:`NotFoundError` when there is none."""
-        row: dict[str, Any] = await self.query(Query(sql, params, "one"))
-        return row
+        return self.query(quick_query(sql, params, "one"))
 
-    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+    def fetch_value(self, sql: str, params: Params | None = None) -> Coroutine[Any, Any, Any]:
         """The first column of the first row; :class:`NotFoundError` when there is no row."""
-        return await self.query(Query(sql, params, "value"))
+        return self.query(quick_query(sql, params, "value"))
 
-    async def run(self, sql: str, params: Params | None = None) -> int:
+    def run(self, sql: str, params: Params | None = None) -> Coroutine[Any, Any, int]:
         """Run a statement for its effect; the number of rows it changed."""
-        count: int = await self.query(Query(sql, params, "none"))
-        return count
+        return self.query(quick_query(sql, params, "none"))
 
-    async def run_many(self, sql: str, many: Sequence[Params]) -> int:
+    def run_many(self, sql: str, many: Sequence[Params]) -> Coroutine[Any, Any, int]:
         """Run ``sql`` once per parameter set (executemany); the total rows changed."""
-        count: int = await self.query(Query(sql, fetch="none", many=many))
-        return count
+        return self.query(Query(sql, fetch="none", many=many))
 
 
 class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Generic[C]):
