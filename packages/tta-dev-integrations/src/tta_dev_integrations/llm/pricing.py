@@ -6,11 +6,20 @@ imported on the first paid call, since it takes ~350 ms to load). Prompt-cache r
 and writes are priced at their own rates (Anthropic bills a cache write at 1.25 times
 the input rate). A paid model with no known price is never called:
 :func:`price_problem` says why and how to give it one.
+
+genai-prices stays the source of truth, but one calculation takes about 70 us (usage
+decomposition and validation). A model whose genai-prices entry is linear (plain
+per-million-token rates for input, output and cache reads and writes, no tiers, no
+time-dependent or per-request prices) is priced by those rates, read once per model:
+two multiplications. Anything else (tiers, conditional prices, other units, or cache
+tokens the entry has no rate for) goes through genai-prices on every call; a test
+checks that both paths agree to the micro-dollar on every catalog model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from tta_dev_integrations.llm.catalog import ModelInfo, PriceRef
 from tta_dev_integrations.llm.types import Usage
@@ -44,6 +53,14 @@ def cost_of(model: ModelInfo, usage: Usage) -> Cost:
         return Cost(0.0, estimated=True, known=False)
     if price.has_rates:
         return Cost(_own_rates(model, usage), estimated=usage.estimated)
+    rates = _linear_rates(price)
+    if rates is not None and rates.covers(usage):
+        return Cost(rates.usd(usage), estimated=usage.estimated)
+    return _genai_cost(price, usage)
+
+
+def _genai_cost(price: PriceRef, usage: Usage) -> Cost:
+    """The cost of ``usage`` as genai-prices calculates it (tiers and all)."""
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 
@@ -64,6 +81,72 @@ def cost_of(model: ModelInfo, usage: Usage) -> Cost:
         # ValueError: usage genai-prices refuses (a negative count); not a price to trust.
         return Cost(0.0, estimated=True, known=False)
     return Cost(float(calculated.total_price), estimated=usage.estimated)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    """A linear genai-prices entry: dollars per million tokens (``None``: no such rate)."""
+
+    input: float
+    output: float
+    cache_read: float | None
+    cache_write: float | None
+
+    def covers(self, usage: Usage) -> bool:
+        """Whether these rates price every kind of token ``usage`` holds."""
+        return (self.cache_read is not None or usage.cached_input_tokens <= 0) and (
+            self.cache_write is not None or usage.cache_write_input_tokens <= 0
+        )
+
+    def usd(self, usage: Usage) -> float:
+        read = min(usage.cached_input_tokens, usage.input_tokens)
+        write = min(usage.cache_write_input_tokens, usage.input_tokens - read)
+        micro_usd = (
+            usage.input_tokens - read - write
+        ) * self.input + usage.output_tokens * self.output
+        if read:
+            micro_usd += read * (self.cache_read or 0.0)
+        if write:
+            micro_usd += write * (self.cache_write or 0.0)
+        return micro_usd / 1_000_000
+
+
+_TOKEN_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+_RATES: dict[PriceRef, _Rates | None] = {}
+
+
+def _linear_rates(price: PriceRef) -> _Rates | None:
+    """The entry's rates when genai-prices prices its tokens linearly, else ``None``.
+
+    Linear: one time-independent price (no conditional prices), each token rate a plain
+    number (no tiers), no price per request. Looked up once per price.
+    """
+    if price in _RATES:
+        return _RATES[price]
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+    from genai_prices.types import ModelPrice
+
+    rates = None
+    try:
+        found = calc_price(
+            PriceUsage(input_tokens=1, output_tokens=1),
+            model_ref=price.model_ref,
+            provider_id=price.provider_id,
+        ).model
+    except (LookupError, ValueError):
+        found = None
+    # Price variants apply only to a request context, which cost_of never gives; prices of
+    # other units (web searches, audio) never apply to the token counts it prices.
+    if found is not None and isinstance(found.prices, ModelPrice):
+        values = {k: v for k, v in vars(found.prices).items() if v is not None}
+        tokens = [values.get(key) for key in _TOKEN_KEYS]
+        plain = all(v is None or isinstance(v, Decimal) for v in tokens)
+        if plain and "requests_kcount" not in values and None not in tokens[:2]:
+            read, write = (None if v is None else float(v) for v in tokens[2:])
+            rates = _Rates(float(values["input_mtok"]), float(values["output_mtok"]), read, write)
+    _RATES[price] = rates
+    return rates
 
 
 def _counts(usage: Usage) -> tuple[int, ...]:
