@@ -107,6 +107,7 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
 
     def __init__(self, telemetry: DatabaseTelemetry, *, name: str | None = None) -> None:
         self._telemetry = telemetry
+        self._default_begin: str | None = None
         if name:
             self.name = name
 
@@ -233,7 +234,12 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
         ``isolation``/``read_only`` for PostgreSQL, ``mode`` for SQLite); a nested
         transaction is a savepoint and takes none.
         """
-        return TransactionScope(self, self._begin_statement(options), has_options=bool(options))
+        if options:
+            return TransactionScope(self, self._begin_statement(options), has_options=True)
+        begin = self._default_begin
+        if begin is None:
+            begin = self._default_begin = self._begin_statement({})
+        return TransactionScope(self, begin, has_options=False)
 
     def _begin_statement(self, options: dict[str, Any]) -> str:
         if options:
@@ -288,9 +294,14 @@ class Transaction(QueryRunner, Generic[C]):
             raise TransactionError(
                 "this transaction has ended: run statements inside its `async with` block"
             )
+        database, conn = self.database, self._conn
         async with self._lock:
-            return await self.database._telemetry.observe(
-                info.operation, lambda: self._run_in_place(query), query_text=info.text
+            return await database._telemetry.observe(
+                info.operation,
+                (lambda: database._run(conn, query))
+                if query.many is None
+                else (lambda: self._run_in_place(query)),
+                query_text=info.text,
             )
 
     async def _run_in_place(self, query: Query) -> Any:
