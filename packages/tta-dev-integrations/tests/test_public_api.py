@@ -33,7 +33,8 @@ def test_all_is_sorted_resolvable_and_documented(module_name: str) -> None:
 def test_importing_the_llm_layer_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, tta_dev_integrations.llm; "
-        "heavy = ('httpx', 'genai_prices', 'llama_cpp', 'opentelemetry.sdk', 'prometheus_client'); "
+        "heavy = ('httpx', 'genai_prices', 'llama_cpp', 'opentelemetry.sdk', 'prometheus_client',"
+        " 'dotenv', 'tta_secrets.loader', 'tta_secrets.sources'); "
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

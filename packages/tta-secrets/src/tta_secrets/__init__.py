@@ -10,6 +10,8 @@ Every value the loader returns is a :class:`Secret` (masked everywhere, read wit
 (:mod:`tta_secrets.redaction`). See docs/SECRETS_MANAGEMENT.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from tta_secrets.errors import (
     SecretNotFoundError,
     SecretsConfigError,
@@ -22,30 +24,52 @@ from tta_secrets.errors import (
     VaultSealedError,
     VaultUnavailableError,
 )
-from tta_secrets.loader import (
-    Located,
-    SecretLoader,
-    default_loader,
-    reset_default_loader,
-    set_default_loader,
-)
 from tta_secrets.redaction import RedactingLogFilter, register_secret, scrub
-from tta_secrets.report import (
-    SecretStatus,
-    SourceProblem,
-    provider_status,
-    secret_status,
-    source_problems,
-)
 from tta_secrets.secret import Secret
-from tta_secrets.sources import (
-    DotenvSource,
-    EnvSource,
-    KVVersion,
-    SecretSource,
-    VaultClient,
-    VaultSource,
-)
+
+if TYPE_CHECKING:
+    from tta_secrets.loader import (
+        Located,
+        SecretLoader,
+        default_loader,
+        reset_default_loader,
+        set_default_loader,
+    )
+    from tta_secrets.report import (
+        SecretStatus,
+        SourceProblem,
+        provider_status,
+        secret_status,
+        source_problems,
+    )
+    from tta_secrets.sources import (
+        DotenvSource,
+        EnvSource,
+        KVVersion,
+        SecretSource,
+        VaultClient,
+        VaultSource,
+    )
+
+# The loader and its sources (python-dotenv, ssl for Vault) load on first use, so that
+# importing the redaction helpers or the errors stays light.
+_LAZY = {
+    **dict.fromkeys(
+        ("Located", "SecretLoader", "default_loader", "reset_default_loader",
+         "set_default_loader"),
+        "tta_secrets.loader",
+    ),
+    **dict.fromkeys(
+        ("SecretStatus", "SourceProblem", "provider_status", "secret_status",
+         "source_problems"),
+        "tta_secrets.report",
+    ),
+    **dict.fromkeys(
+        ("DotenvSource", "EnvSource", "KVVersion", "SecretSource", "VaultClient",
+         "VaultSource"),
+        "tta_secrets.sources",
+    ),
+}  # fmt: skip
 
 __all__ = [
     "DotenvSource",
@@ -79,3 +103,14 @@ __all__ = [
     "set_default_loader",
     "source_problems",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
