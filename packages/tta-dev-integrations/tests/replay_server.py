@@ -34,6 +34,7 @@ root ``pyproject.toml``), so test modules import it by name::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -254,7 +255,8 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
             if reply.abort:
                 self.wfile.flush()
-                self.connection.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):  # the client may have hung up first
+                    self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
                 return
             self.wfile.write(b"0\r\n\r\n")
