@@ -52,13 +52,17 @@ async def test_a_scripted_model_drives_the_loop_to_an_answer(agent: ModuleType) 
     assert first.tool_choice == "required"
 
 
-async def test_a_run_that_never_answers_shows_its_steps(agent: ModuleType) -> None:
+async def test_a_repeat_leaves_only_the_answer_and_a_run_at_its_limit_shows_its_steps(
+    agent: ModuleType,
+) -> None:
     agent.model = ScriptedModel([call("find", name="RetryPrimitive")] * agent.MAX_STEPS)
     answer, messages = await agent.solve("Where is RetryPrimitive defined?", WorkflowContext())
-    assert answer is None
+    assert answer is None  # the script never answers, whatever it is offered
     first, *repeats = agent.steps(messages)
     assert first.startswith(f"find(RetryPrimitive) -> {RETRY_FILE}")
     assert all("already called with these arguments" in line for line in repeats)
+    offered = [[t.name for t in r.tools] for r in agent.model.requests]
+    assert offered == [["find"], ["find", "final_result"], ["final_result"]]
 
 
 async def test_a_tool_error_is_fed_back_instead_of_crashing(agent: ModuleType) -> None:
@@ -112,3 +116,6 @@ def test_the_example_calls_real_tools_validly_on_the_local_model() -> None:
     assert f"step: find(RetryPrimitive) -> {RETRY_FILE}" in out
     assert re.search(r"step: clock\(\) -> \d{4}-\d\d-\d\d \d\d:\d\d UTC", out)
     assert "tools run: " in out
+    # A repeated call ends with the answer tool alone on offer: each question is answered.
+    answers = re.findall(r"^  answer: (.+)$", out, re.M)
+    assert len(answers) == 3, out

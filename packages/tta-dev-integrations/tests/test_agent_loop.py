@@ -299,3 +299,16 @@ async def test_a_call_repeated_twice_still_sees_the_first_result() -> None:
     third = tool_results(model, 3)[2]
     assert "its result was: 4\n" in third
     assert third.count("already called") == 1
+
+
+async def test_with_tools_required_a_repeat_leaves_only_the_answer_for_the_next_step() -> None:
+    model = ScriptedModel(
+        [call("add", a=1, b=2), call("add", a=1, b=2), call("final_result", result="3")]
+    )
+    agent = AgentPrimitive(model, tools=[add], tool_choice="required")
+    assert (await agent.execute("1 + 2?", WorkflowContext())).output == "3"
+    assert [[t.name for t in r.tools] for r in model.requests] == [
+        ["add"],
+        ["add", "final_result"],
+        ["final_result"],
+    ]

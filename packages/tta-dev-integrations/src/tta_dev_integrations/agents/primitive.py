@@ -89,7 +89,8 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
     makes the model call a tool at every step, the answer included (through
     ``final_result``, offered from the second step on): small models, which otherwise
     answer before looking, then use their tools, and the local model's grammar
-    admits nothing else.
+    admits nothing else. A model that repeats a call (answered from the first result,
+    not run again) is then offered ``final_result`` alone for its next step.
     """
 
     def __init__(
@@ -229,6 +230,9 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
         }
         if self._first_definitions and state.tool_calls == 0:
             request["tools"] = self._first_definitions
+        elif state.answer_now and self._first_definitions is not None and self.output.tool:
+            request["tools"] = (self.output.tool,)  # it repeated itself: time to answer
+        state.answer_now = False
         if self.max_tokens is not None:
             request["max_tokens"] = self.max_tokens
         try:
@@ -347,6 +351,7 @@ class AgentPrimitive(WorkflowPrimitive[AgentInput, AgentResult[T]], Generic[T]):
                     f"result was: {previous}\nUse it: call another tool, or give the answer."
                 )
                 self._agent_metrics.tool_call(call.name, "repeated")
+                state.answer_now = True
         return answers
 
     async def _settle_pending(self, state: AgentState, context: WorkflowContext) -> None:

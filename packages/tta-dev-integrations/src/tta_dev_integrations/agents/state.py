@@ -38,6 +38,8 @@ class AgentState:
     output_retries: int = 0
     pending: list[ToolCall] = field(default_factory=list)
     decisions: dict[str, str | None] = field(default_factory=dict)
+    #: The model repeated a call: with tools required, its next step may only answer.
+    answer_now: bool = False
 
     def approve(self, call_id: str) -> None:
         """Let the pending call ``call_id`` run when the run resumes."""
@@ -69,6 +71,7 @@ class AgentState:
             "output_retries": self.output_retries,
             "pending": [_call_to_dict(c) for c in self.pending],
             "decisions": dict(self.decisions),
+            "answer_now": self.answer_now,
         }
 
     def to_json(self) -> str:
@@ -91,6 +94,7 @@ class AgentState:
             output_retries=int(value["output_retries"]),
             pending=[_call_from_dict(c) for c in value["pending"]],
             decisions={str(k): v for k, v in dict(value["decisions"]).items()},
+            answer_now=bool(value.get("answer_now", False)),
         )
 
     @classmethod
