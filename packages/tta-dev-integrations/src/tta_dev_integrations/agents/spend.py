@@ -60,7 +60,8 @@ class RunCap:
             return request
         left = max(0.0, self.max_cost_usd - spent_usd)
         if self._universal:
-            return {**request, "max_cost_usd": left}
+            own = request.get("max_cost_usd")  # a cap per call the caller set stays in force
+            return {**request, "max_cost_usd": left if own is None else min(own, left)}
         model = self._model
         if model is None or model.free:
             if not self.bounded and spent_usd > self.max_cost_usd:
