@@ -717,6 +717,7 @@ async def bench_local(settings: Settings) -> Result | None:
         "temperature": 0.0,
         "stop": None,
         "seed": LOCAL_SEED,
+        "repeat_penalty": local.REPEAT_PENALTY,
     }
     _check(
         provider._arguments(LLMRequest.from_value(request)) == arguments,
