@@ -20,7 +20,7 @@ from typing import Any
 
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.primitive import LLMPrimitive
-from tta_dev_integrations.llm.spend import input_token_bound, spend_bound
+from tta_dev_integrations.llm.spend import check_usd, input_token_bound, spend_bound
 from tta_dev_integrations.llm.types import LLMRequest
 from tta_dev_integrations.llm.universal import UniversalLLMPrimitive
 from tta_dev_primitives import WorkflowPrimitive, WrapperPrimitive
@@ -60,7 +60,8 @@ class RunCap:
             return request
         left = max(0.0, self.max_cost_usd - spent_usd)
         if self._universal:
-            own = request.get("max_cost_usd")  # a cap per call the caller set stays in force
+            own = check_usd("max_cost_usd", request.get("max_cost_usd"))
+            # A cap per call the caller set stays in force; the smaller of the two is sent.
             return {**request, "max_cost_usd": left if own is None else min(own, left)}
         model = self._model
         if model is None or model.free:
