@@ -15,7 +15,7 @@ import postgres_for_tests
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench_universal.py"
 PAIRS = ("empty_sequential", "empty_concurrent", "big_sequential", "big_concurrent")
-RATIOS = ("flat_sequential", "flat_concurrent")
+RATIOS = ("flat_sequential", "flat_concurrent", "ledger_flat")
 RATES = ("calls_per_second_1p", "calls_per_second_2p")
 
 
@@ -50,6 +50,7 @@ def check(report: dict[str, Any], stdout: str, backend: str) -> None:
 def test_quick_run_reports_the_sqlite_figures(quick_run: tuple[dict[str, Any], str]) -> None:
     report, stdout = quick_run
     check(report, stdout, "sqlite")
+    assert report["measurements"]["sqlite_ledger_normal"]["ours"] > 0
     assert report["machine"]["sqlite"]
 
 
