@@ -7,6 +7,8 @@ Every figure is a pair measured in the same run, against a baseline written by h
      sequential calls
   2. the same, 100 calls at a time (``asyncio.gather``), per call; with the client CPU
      time per call beside it
+  1b, 2b. (1) and (2) against raw ``httpx2`` (same pool limits and timeouts), the
+     faster raw client on this server: the overhead over the fastest client
   3. time to the first streamed text: ``LLMPrimitive.stream`` vs ``client.stream`` and
      ``aiter_lines`` up to the first ``data:`` line that carries text (each stream is
      then read to its end, untimed); with the connections each opens per stream
@@ -555,6 +557,53 @@ async def bench_concurrent(pair: HTTPPair, settings: Settings) -> list[Result]:
     ]
 
 
+async def bench_fastest_client(pair: HTTPPair, settings: Settings) -> list[Result]:
+    """(1b), (2b): ``execute`` over raw httpx2 (the faster raw client on this server).
+
+    Same pool limits, timeouts and key header as the httpx baseline; skipped when
+    httpx2 is not installed.
+    """
+    if find_spec("httpx2") is None:
+        return []
+    import httpx2
+
+    client = httpx2.AsyncClient(
+        base_url=str(pair.client.base_url),
+        timeout=httpx2.Timeout(120.0, connect=10.0),
+        headers={"authorization": f"Bearer {API_KEY}"},
+    )
+
+    async def raw() -> str:
+        response = await client.post("/chat/completions", json=PAYLOAD)
+        if response.status_code >= 400:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    async def ours_burst() -> list[str]:
+        return await asyncio.gather(*[pair.ours() for _ in range(CONCURRENCY)])
+
+    async def raw_burst() -> list[str]:
+        return await asyncio.gather(*[raw() for _ in range(CONCURRENCY)])
+
+    try:
+        _check(await raw() == await pair.ours() == ANSWER, "httpx2 answers the same")
+        walls, _ = await compare(pair.ours, raw, settings.sample_seconds, settings.repeats)
+        bursts, _ = await compare(
+            ours_burst, raw_burst, settings.burst_sample_seconds, settings.burst_repeats,
+            per=CONCURRENCY, warm_up=1,
+        )  # fmt: skip
+    finally:
+        await client.aclose()
+    return [
+        result(walls, key="call_overhead_httpx2",
+               label="(1b) execute over raw httpx2, sequential", unit="ms/call", scale=1e3,
+               target=0.1),
+        result(bursts, key="concurrent_overhead_httpx2",
+               label=f"(2b) {CONCURRENCY} concurrent execute over raw httpx2",
+               unit="ms/call", scale=1e3, target=0.1),
+    ]  # fmt: skip
+
+
 async def bench_first_token(pair: HTTPPair, settings: Settings) -> list[Result]:
     jobs = (pair.ours_first_token, pair.raw_first_token)
     opened: tuple[list[float], list[float]] = ([], [])
@@ -839,7 +888,7 @@ def _version(name: str) -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    packages = ("httpx", "httpcore", "anyio", "h11", "sniffio", "llama_cpp_python")
+    packages = ("httpx", "httpx2", "httpcore", "anyio", "h11", "sniffio", "llama_cpp_python")
     return describe_machine(packages={name: _version(name) for name in packages})
 
 
@@ -929,7 +978,7 @@ def print_check(check: HTTPXCheck) -> None:
 async def run_http(settings: Settings, catalog_path: Path) -> tuple[list[Result], HTTPXCheck]:
     results: list[Result] = []
     with canned_server() as base_url:
-        for bench in (bench_sequential, bench_concurrent, bench_first_token):
+        for bench in (bench_sequential, bench_concurrent, bench_fastest_client, bench_first_token):
             pair = HTTPPair(base_url, catalog_path)
             try:
                 await pair.check()
