@@ -19,7 +19,6 @@ checks that both paths agree to the micro-dollar on every catalog model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from tta_dev_integrations.llm.catalog import ModelInfo, PriceRef
 from tta_dev_integrations.llm.types import Usage
@@ -123,6 +122,8 @@ def _linear_rates(price: PriceRef) -> _Rates | None:
     """
     if price in _RATES:
         return _RATES[price]
+    from decimal import Decimal
+
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
     from genai_prices.types import ModelPrice
