@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -107,6 +108,55 @@ async def test_a_write_after_a_transaction_cancelled_in_begin_is_committed(
     await db.aclose()
     assert holder.execute("SELECT v FROM t").fetchall() == [(1,)]
     holder.close()
+
+
+async def test_cancelled_callers_never_lose_a_pooled_connection(tmp_path: Path) -> None:
+    db = SQLitePrimitive(tmp_path / "slots.db", max_connections=2)
+    await db.run("CREATE TABLE t (v INTEGER)")
+
+    async def writer(value: int) -> None:
+        async with db.transaction():
+            await db.run("INSERT INTO t VALUES (?)", [value])
+            await asyncio.sleep(0.01)
+
+    tasks = [asyncio.create_task(writer(value)) for value in range(24)]
+    for delay in (0.0, 0.005, 0.02):  # waiting for a slot, holding one, just handed one
+        await asyncio.sleep(delay)
+        for task in tasks[3::4]:
+            task.cancel()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    committed = [value for value, outcome in enumerate(outcomes) if outcome is None]
+    assert any(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+    assert all(outcome is None or isinstance(outcome, asyncio.CancelledError)
+               for outcome in outcomes)  # fmt: skip
+    rows = await db.fetch_all("SELECT v FROM t ORDER BY v")
+    assert [row["v"] for row in rows] == committed
+    # Both connections are free again: two readers can hold one each at the same time.
+    both = asyncio.Barrier(2)
+
+    async def reader() -> None:
+        async with db.transaction(mode="deferred"):
+            await db.fetch_value("SELECT count(*) FROM t")
+            await both.wait()
+
+    await asyncio.wait_for(asyncio.gather(reader(), reader()), 5)
+    await db.aclose()
+
+
+async def test_a_caller_cancelled_as_it_is_handed_the_connection_passes_it_on(
+    tmp_path: Path,
+) -> None:
+    db = SQLitePrimitive(tmp_path / "handoff.db", max_connections=1)
+    async with db.transaction():  # this task holds the only connection
+        # An empty context: outside the transaction, so it waits for the connection.
+        waiting = asyncio.create_task(db.fetch_value("SELECT 1"), context=contextvars.Context())
+        await asyncio.sleep(0.01)
+    # Leaving the block handed the connection to `waiting`, which has not run yet.
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert await asyncio.wait_for(db.fetch_value("SELECT 2"), 5) == 2
+    await db.aclose()
 
 
 # -- 2. a delete never widens (Supabase) ----------------------------------------------------

@@ -121,6 +121,14 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
     async def _release(self, conn: C) -> None:
         """Give back a connection from :meth:`_acquire` (rolled back or dropped if unfit)."""
 
+    def _take_idle(self) -> C | None:
+        """A free pooled connection taken without waiting, or ``None`` (then :meth:`_acquire`)."""
+        return None
+
+    def _put_idle(self, conn: C) -> bool:
+        """Give back a healthy connection without waiting; ``False``: use :meth:`_release`."""
+        return False
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[C]:
         """A pooled connection for the duration of the block."""
@@ -185,7 +193,7 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
         return result
 
     async def _run_pooled(self, query: Query, info: StatementInfo) -> Any:
-        conn = await self._acquire()
+        conn = self._take_idle() or await self._acquire()
         try:
             if query.many is None:
                 return await self._run(conn, query)
@@ -195,7 +203,8 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
             if not (error.connection_lost and retry_safe):
                 raise
         finally:
-            await self._release(conn)
+            if not self._put_idle(conn):
+                await self._release(conn)
         self._telemetry.count_retry()
         await self._after_connection_lost()
         conn = await self._acquire()

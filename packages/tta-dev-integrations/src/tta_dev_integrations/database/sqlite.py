@@ -30,6 +30,7 @@ import asyncio
 import os
 import re
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from functools import lru_cache
@@ -91,7 +92,7 @@ class _StrictConnection(sqlite3.Connection):
             getattr(self, "setconfig")(setting, False)  # noqa: B009  # 3.12+ only
 
 
-def _work(conn: aiosqlite.Connection, sql: str, query: Query) -> list[dict[str, Any]] | int:
+def _work(conn: aiosqlite.Connection, sql: str, query: Query) -> list[Any] | int:
     """What one statement does on the connection's own thread."""
     raw = conn._conn  # the sqlite3 connection, on its thread
     if query.many is not None:
@@ -99,8 +100,11 @@ def _work(conn: aiosqlite.Connection, sql: str, query: Query) -> list[dict[str, 
         count: int = cursor.rowcount
         cursor.close()
         return count
-    cursor = raw.execute(sql, query.params if query.params is not None else ())
+    cursor = raw.cursor()
     try:
+        if query.fetch == "value":
+            cursor.row_factory = None  # a tuple: no dict is needed for one value
+        cursor.execute(sql, query.params if query.params is not None else ())
         if query.fetch == "none":
             return max(cursor.rowcount, 0)
         return cursor.fetchall()
@@ -187,7 +191,8 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         self._idle: list[aiosqlite.Connection] = []
         self._abandoned: set[aiosqlite.Connection] = set()
         self._discarding: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(self.max_connections)
+        self._free = self.max_connections  # slots not leased
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
         namespace = os.path.basename(self.path) if self.path != _MEMORY else _MEMORY
         super().__init__(DatabaseTelemetry(self.system, namespace, {}), name=name)
@@ -246,27 +251,69 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
             raise
         return conn
 
+    # Slots: at most max_connections leased at once. A released slot goes straight to
+    # the longest waiter, so a caller arriving later cannot overtake one that waits.
+
+    def _take_idle(self) -> aiosqlite.Connection | None:
+        if self._free > 0 and self._idle and not self._waiters and not self._closed:
+            self._free -= 1
+            return self._idle.pop()
+        return None
+
+    def _put_idle(self, conn: aiosqlite.Connection) -> bool:
+        if self._closed or conn.in_transaction or conn in self._abandoned:
+            return False
+        self._idle.append(conn)
+        self._free_slot()
+        return True
+
     async def _acquire(self) -> aiosqlite.Connection:
-        if self._closed:
-            raise DatabaseConnectionError(
-                f"SQLitePrimitive({self.path!r}) is closed; create a new one"
-            )
-        await self._slots.acquire()
+        self._refuse_if_closed()
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            await self._wait_for_slot()
         try:
+            self._refuse_if_closed()
             return self._idle.pop() if self._idle else await self._connect()
         except BaseException:
-            self._slots.release()
+            self._free_slot()
             raise
 
     async def _release(self, conn: aiosqlite.Connection) -> None:
-        if not (self._closed or conn.in_transaction or conn in self._abandoned):
-            self._idle.append(conn)
-            self._slots.release()
+        if self._put_idle(conn):
             return
         try:
             await self._give_back(conn)
         finally:
-            self._slots.release()
+            self._free_slot()
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise DatabaseConnectionError(
+                f"SQLitePrimitive({self.path!r}) is closed; create a new one"
+            )
+
+    def _free_slot(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes to this waiter
+                return
+        self._free += 1
+
+    async def _wait_for_slot(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._free_slot()  # handed a slot while being cancelled: pass it on
+            else:
+                with suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
 
     async def _give_back(self, conn: aiosqlite.Connection) -> None:
         if conn in self._abandoned:
@@ -305,8 +352,11 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         watchdog = None
         if self.statement_timeout_s is not None:
             watchdog = asyncio.create_task(self._interrupt_after(conn, self.statement_timeout_s))
+        sql = query.query if DQS_SWITCHABLE or '"' not in query.query else strict_names(query.query)
+        execute = cast("Callable[..., Awaitable[list[Any] | int]]", conn._execute)
         try:
-            rows = await self._send(conn, query)
+            # One trip to the connection's thread per statement (the cursor closed there).
+            rows = await execute(_work, conn, sql, query)
         except asyncio.CancelledError:
             self._abandoned.add(conn)  # the statement may still run: never reuse conn
             raise
@@ -325,13 +375,17 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
                     await watchdog
         if not isinstance(rows, list):
             return rows
-        if query.fetch == "all":
+        fetch = query.fetch
+        if fetch == "all":
             return rows
         if not rows:
             raise NotFoundError(
-                f"the query returned no row (fetch={query.fetch!r}): {query.query[:200]!r}"
+                f"the query returned no row (fetch={fetch!r}): {query.query[:200]!r}"
             )
-        return rows[0] if query.fetch == "one" else next(iter(rows[0].values()), None)
+        first = rows[0]
+        if fetch == "one":
+            return first
+        return first[0] if first else None  # "value": rows came back as tuples
 
     def _unsendable(self, query: Query, error: Exception) -> ParameterError:
         text = str(error)
@@ -347,13 +401,6 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         return ParameterError(
             f"SQLite cannot take {parameter}: {reason}", parameter=parameter, code=None
         )
-
-    @staticmethod
-    async def _send(conn: aiosqlite.Connection, query: Query) -> list[dict[str, Any]] | int:
-        sql = query.query if DQS_SWITCHABLE or '"' not in query.query else strict_names(query.query)
-        # One trip to the connection's thread per statement (the cursor closed there too).
-        execute = cast("Callable[..., Awaitable[list[dict[str, Any]] | int]]", conn._execute)
-        return await execute(_work, conn, sql, query)
 
     @staticmethod
     async def _interrupt_after(conn: aiosqlite.Connection, delay: float) -> None:
