@@ -61,7 +61,7 @@ class Query:
                 f"retry_safe must be True, False or None (a bool, not a "
                 f"{type(self.retry_safe).__name__}), got {self.retry_safe!r}"
             )
-        if self.params is not None and type(self.params) not in (tuple, list, dict):
+        if self.params is not None and type(self.params) not in _PLAIN_PARAMS:
             _check_params(self.params, "params")
         if self.many is not None:
             if self.params is not None:
@@ -73,7 +73,8 @@ class Query:
             if isinstance(self.many, str | bytes) or not isinstance(self.many, Sequence):
                 raise ValueError("'many' must be a list of parameter sets, e.g. [[1], [2]]")
             for index, params in enumerate(self.many):
-                _check_params(params, f"many[{index}]")
+                if type(params) not in _PLAIN_PARAMS:
+                    _check_params(params, f"many[{index}]")
 
 
 QueryInput = Query | Mapping[str, Any] | str
@@ -81,6 +82,7 @@ QueryInput = Query | Mapping[str, Any] | str
 
 
 _set = object.__setattr__
+_PLAIN_PARAMS = (tuple, list, dict)  # certainly a sequence or a mapping: no ABC check
 
 
 def quick_query(sql: str, params: Params | None, fetch: FetchMode) -> Query:
@@ -93,7 +95,7 @@ def quick_query(sql: str, params: Params | None, fetch: FetchMode) -> Query:
         type(sql) is str
         and sql
         and not sql.isspace()
-        and (params is None or type(params) in (tuple, list, dict))
+        and (params is None or type(params) in _PLAIN_PARAMS)
     ):
         query = object.__new__(Query)
         _set(query, "query", sql)

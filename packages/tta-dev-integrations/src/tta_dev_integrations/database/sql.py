@@ -217,7 +217,10 @@ class SQLDatabasePrimitive(WorkflowPrimitive[QueryInput, Any], QueryRunner, Gene
         """``query`` outside any transaction: a batch gets one of its own."""
         if query.many is None:
             return await self._run(conn, query)
-        await self._run(conn, Query(self._begin_statement({}), fetch="all"))
+        begin = self._default_begin
+        if begin is None:
+            begin = self._default_begin = self._begin_statement({})
+        await self._run(conn, _control_query(begin))
         try:
             result = await self._run(conn, query)
         except BaseException:
@@ -360,7 +363,7 @@ class TransactionScope(Generic[C]):
 
     async def _begin_root(self) -> Transaction[C]:
         database = self._database
-        conn = await database._acquire()
+        conn = database._take_idle() or await database._acquire()
         try:
             await database._control(conn, self._begin)
         except BaseException:
@@ -410,7 +413,7 @@ class TransactionScope(Generic[C]):
             if transaction.savepoint is not None and transaction in transaction._open:
                 transaction._open.remove(transaction)
             leased, self._leased = self._leased, None
-            if leased is not None:
+            if leased is not None and not self._database._put_idle(leased):
                 await self._database._release(leased)
 
     def _leave_context(self, transaction: Transaction[C]) -> None:
