@@ -203,10 +203,9 @@ _FREE_MEETS_BAR = "a free model meets the quality bar"
 NOT_JUSTIFIED = "paid, and no valid justification"
 """The reason given for a paid model held back by the careful profile."""
 
-# What decide() knows of one model before gating: the model, its posterior mean quality,
-# the posterior's weight (prior plus judged answers), reliability, judged answers,
-# latency, and the first reason to drop it (None: kept so far).
-_Looked = tuple[ModelInfo, float, float, float, float, float | None, str | None]
+# Standard normal quantiles at (i + 0.5) / 1024: a draw is ten random bits and a lookup
+# (~0.1 us against ~0.4 us for random.gauss), with tails to +-3.3 deviations.
+_NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
 
 
 def decide(inputs: RoutingInputs) -> RoutingDecision:
@@ -214,68 +213,95 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     tier = inputs.tier
     bar = QUALITY_BAR[tier]
     stats = inputs.stats
-    looked: list[_Looked] = []
-    append = looked.append
-    calls_seen = judged_seen = 0.0
     failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
-    exhausted = inputs.quota_exhausted
-    rng, exploration = inputs.rng, inputs.exploration
-    explore = rng is not None and exploration.share > 0.0 and rng.random() < exploration.share
-    # Exploring: one optimistic Thompson draw per kept model, made in the same pass
-    # (May et al., JMLR 2012): a draw from the posterior (normal, from the Beta's mean and
-    # spread), where a draw under the mean counts as the mean, so an unproven model gets
-    # its chance without a proven one falling below what it is known to do.
-    draws: list[float] | None = [] if explore else None
-    uniform = rng.random if rng is not None else None
+    exhausted, costs = inputs.quota_exhausted, inputs.worst_case_usd
+    explore = _explores(inputs)
+    bits = inputs.rng.getrandbits if explore and inputs.rng is not None else None
+    # Exploring with money set aside for paid models: the means and first drops are kept
+    # for _within_budget.
+    means: list[float] | None = None
+    drops: list[str | None] = []
+    if explore and inputs.exploration.paid_usd_left is not None:
+        means = []
+    candidates: list[Candidate] = []
+    append = candidates.append
+    free_meets_bar = False
+    paid_kept: list[int] = []
     for model in inputs.models:
-        alias = model.alias
+        alias, free = model.alias, model.free
         # The common case inline (a free model nothing rules out); the rest, with reasons,
         # in _first_drop.
         drop = (
             None
-            if model.free
+            if free
             and alias not in failed
             and model.provider in available
             and (not needs or needs <= model.capabilities)
             and alias not in exhausted
             else _first_drop(model, inputs)
         )
-        prior = model.quality[tier]
         seen = stats.get(alias)
         if seen is None:
-            mean, weight, rel, judged, latency = prior, PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None
+            mean, weight, rel, judged, latency = (
+                model.quality[tier], PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None,
+            )  # fmt: skip
         else:
             ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
             judged, calls = ev.judged, ev.calls
             weight = PRIOR_JUDGED + judged
-            mean = (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight
+            mean = (PRIOR_JUDGED * model.quality[tier] + ev.judged_score_sum) / weight
             rel = (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + calls - ev.errors) / (
                 RELIABILITY_PRIOR_CALLS + calls
             )
             latency = ev.mean_latency_s
-            calls_seen += calls
-            judged_seen += judged
-        append((model, mean, weight, rel, judged, latency, drop))
-        if draws is not None:
-            z = _NORMAL[int(uniform() * 1024.0)] if drop is None and uniform else 0.0
-            if z > 0.0:
-                draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
-                draws.append(1.0 if draw > 1.0 else draw)
-            else:
-                draws.append(mean)
-    if explore and not (judged_seen > 0.0 or calls_seen < UNJUDGED_CALLS_STOP):
-        explore, draws = False, None  # nothing is ever judged here: nothing to learn
-    if draws is not None:
-        considered, chosen, reason, code, explore = _explored(looked, inputs, bar, draws)
-    else:
-        considered = _consider(looked, inputs, bar, None)
-        chosen, reason, code = _choose(considered, inputs, bar)
+        quality = mean
+        if bits is not None:
+            # Optimistic Thompson sampling (May et al., JMLR 2012): a draw from the
+            # posterior (normal, from the Beta's mean and spread), where a draw under the
+            # mean counts as the mean, so an unproven model gets its chance without a
+            # proven one falling below what it is known to do.
+            if means is not None:
+                means.append(mean)
+                drops.append(drop)
+            if drop is None:
+                z = _NORMAL[bits(10)]
+                if z > 0.0:
+                    draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
+                    quality = draw if draw < 1.0 else 1.0
+        if drop is None and not free:
+            paid_kept.append(len(candidates))
+        free_meets_bar = free_meets_bar or (free and drop is None and quality >= bar)
+        # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
+        append(
+            _new_candidate(
+                Candidate,
+                (
+                    alias,
+                    model.provider,
+                    free,
+                    quality,
+                    costs.get(alias, 0.0),
+                    drop is None,
+                    drop or "allowed",
+                    rel,
+                    judged,
+                    latency,
+                ),
+            )
+        )
+    _gate(candidates, paid_kept, inputs, free_meets_bar)
+    chosen, reason, code = _choose(candidates, inputs, bar)
+    if explore:
+        candidates, chosen, reason, code, explore = _within_budget(
+            candidates, chosen, reason=reason, code=code, inputs=inputs, bar=bar, means=means,
+            drops=drops,
+        )  # fmt: skip
     return RoutingDecision(
         profile=inputs.profile.value,
         complexity=tier,
         complexity_source="given",
         complexity_reasons=(),
-        candidates=tuple(considered),
+        candidates=tuple(candidates),
         chosen=chosen.model if chosen else None,
         reason=reason,
         reason_code=code,
@@ -285,78 +311,73 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     )
 
 
-def _explored(
-    looked: list[_Looked], inputs: RoutingInputs, bar: float, draws: list[float]
+def _explores(inputs: RoutingInputs) -> bool:
+    """Whether this decision explores: within the share, and where answers get judged."""
+    rng, share = inputs.rng, inputs.exploration.share
+    if rng is None or share <= 0.0 or rng.random() >= share:
+        return False
+    calls = judged = 0.0
+    for seen in inputs.stats.values():
+        ev = seen if type(seen) is Evidence else _as_evidence(seen, inputs.tier)
+        calls += ev.calls
+        judged += ev.judged
+    return judged > 0.0 or calls < UNJUDGED_CALLS_STOP  # never judged: nothing to learn
+
+
+def _gate(
+    candidates: list[Candidate], paid_kept: list[int], inputs: RoutingInputs, free_meets: bool
+) -> None:
+    """The careful profile's rule on kept paid models, applied in place."""
+    if inputs.profile is not BudgetProfile.CAREFUL or not paid_kept:
+        return
+    if free_meets:
+        reason = _FREE_MEETS_BAR
+    elif not inputs.justification_valid:
+        reason = NOT_JUSTIFIED
+    else:
+        return
+    for i in paid_kept:
+        c = candidates[i]
+        candidates[i] = _new_candidate(Candidate, (*c[:5], False, reason, *c[7:]))
+
+
+def _within_budget(
+    candidates: list[Candidate],
+    chosen: Candidate | None,
+    *,
+    reason: str,
+    code: str,
+    inputs: RoutingInputs,
+    bar: float,
+    means: list[float] | None,
+    drops: list[str | None],
 ) -> tuple[list[Candidate], Candidate | None, str, str, bool]:
-    """The choice on the draws, unless it spends on a paid model more than is set aside."""
-    considered = _consider(looked, inputs, bar, draws)
-    chosen, reason, _ = _choose(considered, inputs, bar)
+    """The exploring choice, unless it spends on a paid model more than is set aside."""
     left = inputs.exploration.paid_usd_left
-    if chosen is not None and not chosen.free and left is not None:
-        means = _consider(looked, inputs, bar, None)
-        usual, usual_reason, usual_code = _choose(means, inputs, bar)
+    if chosen is not None and not chosen.free and left is not None and means is not None:
+        usual = [
+            _new_candidate(Candidate, (*c[:3], mean, c[4], drop is None, drop or "allowed",
+                                       *c[7:]))
+            for c, mean, drop in zip(candidates, means, drops, strict=True)
+        ]  # fmt: skip
+        paid_kept = [i for i, c in enumerate(usual) if c.kept and not c.free]
+        free_meets = any(c.kept and c.free and c.expected_quality >= bar for c in usual)
+        _gate(usual, paid_kept, inputs, free_meets)
+        pick, usual_reason, usual_code = _choose(usual, inputs, bar)
         if (
-            usual is not None
-            and usual.model != chosen.model
+            pick is not None
+            and pick.model != chosen.model
             and chosen.worst_case_usd > left
-            and chosen.worst_case_usd > usual.worst_case_usd
+            and chosen.worst_case_usd > pick.worst_case_usd
         ):
-            return means, usual, usual_reason, usual_code, False
-    return considered, chosen, f"exploring (a posterior draw): {reason}", "explore", True
+            return usual, pick, usual_reason, usual_code, False
+    return candidates, chosen, f"exploring (a posterior draw): {reason}", "explore", True
 
 
 def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
     if isinstance(seen, ModelStats):
         return evidence_from_model_stats(seen, tier)
     return seen
-
-
-# Standard normal quantiles at (i + 0.5) / 1024: a draw is one uniform number and a
-# lookup (~0.1 us against ~0.4 us for random.gauss), with tails to +-3.3 deviations.
-_NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
-
-
-def _consider(
-    looked: list[_Looked], inputs: RoutingInputs, bar: float, draws: list[float] | None
-) -> list[Candidate]:
-    """Candidates with the careful profile's gate on paid models applied."""
-    paid_gate: str | None = None
-    if inputs.profile is BudgetProfile.CAREFUL:
-        if draws is None:
-            free_meets_bar = any(e[6] is None and e[0].free and e[1] >= bar for e in looked)
-        else:
-            free_meets_bar = any(
-                e[6] is None and e[0].free and q >= bar for e, q in zip(looked, draws, strict=True)
-            )
-        if free_meets_bar:
-            paid_gate = _FREE_MEETS_BAR
-        elif not inputs.justification_valid:
-            paid_gate = NOT_JUSTIFIED
-    costs = inputs.worst_case_usd
-    considered: list[Candidate] = []
-    append = considered.append
-    for i, (model, mean, _, rel, judged, latency, first_drop) in enumerate(looked):
-        drop = paid_gate if first_drop is None and not model.free else first_drop
-        quality = mean if draws is None else draws[i]
-        # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
-        append(
-            _new_candidate(
-                Candidate,
-                (
-                    model.alias,
-                    model.provider,
-                    model.free,
-                    quality,
-                    costs.get(model.alias, 0.0),
-                    drop is None,
-                    drop or "allowed",
-                    rel,
-                    judged,
-                    latency,
-                ),
-            )
-        )
-    return considered
 
 
 def _choose(
