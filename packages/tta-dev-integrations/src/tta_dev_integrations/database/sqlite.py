@@ -100,16 +100,22 @@ def _work(conn: aiosqlite.Connection, sql: str, query: Query) -> list[Any] | int
         count: int = cursor.rowcount
         cursor.close()
         return count
+    # The statement runs to its end (fetchall, or a write's single step), so the cursor
+    # holds nothing once this returns; it is freed here, on this thread.
     cursor = raw.cursor()
-    try:
-        if query.fetch == "value":
-            cursor.row_factory = None  # a tuple: no dict is needed for one value
-        cursor.execute(sql, query.params if query.params is not None else ())
-        if query.fetch == "none":
-            return max(cursor.rowcount, 0)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    if query.fetch == "value":
+        cursor.row_factory = None  # a tuple: no dict is needed for one value
+    cursor.execute(sql, query.params if query.params is not None else ())
+    if query.fetch == "none":
+        return max(cursor.rowcount, 0)
+    return cursor.fetchall()
+
+
+# aiosqlite's own way to run a function on a connection's thread (untyped there).
+_EXECUTE = cast(
+    "Callable[..., Awaitable[list[Any] | int]]",
+    aiosqlite.Connection._execute,
+)
 
 
 def _backquote(match: re.Match[str]) -> str:
@@ -353,10 +359,9 @@ class SQLitePrimitive(SQLDatabasePrimitive[aiosqlite.Connection]):
         if self.statement_timeout_s is not None:
             watchdog = asyncio.create_task(self._interrupt_after(conn, self.statement_timeout_s))
         sql = query.query if DQS_SWITCHABLE or '"' not in query.query else strict_names(query.query)
-        execute = cast("Callable[..., Awaitable[list[Any] | int]]", conn._execute)
         try:
-            # One trip to the connection's thread per statement (the cursor closed there).
-            rows = await execute(_work, conn, sql, query)
+            # One trip to the connection's thread per statement.
+            rows = await _EXECUTE(conn, _work, conn, sql, query)
         except asyncio.CancelledError:
             self._abandoned.add(conn)  # the statement may still run: never reuse conn
             raise
