@@ -84,7 +84,7 @@ def tools_for(question: str) -> list[AgentTool]:
     offered = []
     expressions = [m.strip() for m in ARITHMETIC.findall(question) if re.search(r"[+\-*/%]", m)]
     if expressions:
-        Expression = Literal[tuple(expressions)]  # a type, built per question
+        Expression = Literal[tuple(expressions)]  # type: ignore[valid-type]  # built per question
 
         def calculate(expression: Expression) -> str:  # type: ignore[valid-type]
             return calculator(expression)
@@ -92,7 +92,7 @@ def tools_for(question: str) -> list[AgentTool]:
         offered.append(tool(calculate, name="calculator", description=calculator.__doc__))
     names = sorted(set(CODE_NAME.findall(question)))
     if names:
-        Name = Literal[tuple(names)]
+        Name = Literal[tuple(names)]  # type: ignore[valid-type]
 
         def find_name(name: Name) -> str:  # type: ignore[valid-type]
             return find(name)

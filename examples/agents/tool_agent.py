@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
+from typing import Any
 
 from agent_tools import tools_for
 
@@ -27,7 +28,7 @@ from tta_dev_primitives import WorkflowContext, WorkflowPrimitive
 MAX_STEPS = 3
 QUESTIONS = ["What is 17 * 23 + 4?", "Where is RetryPrimitive defined?", "What time is it now?"]
 INSTRUCTIONS = "Answer the question with the tools, then give the answer."
-model: WorkflowPrimitive = LLMPrimitive("local")  # a test puts a scripted model here
+model: WorkflowPrimitive[Any, Any] = LLMPrimitive("local")  # a test puts a scripted model here
 
 
 async def solve(question: str, context: WorkflowContext) -> tuple[str | None, list[Message]]:

@@ -76,7 +76,15 @@ class AgentTool:
 
 
 @overload
-def tool(function: Callable[..., Any], /) -> AgentTool: ...
+def tool(
+    function: Callable[..., Any],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float | None = None,
+    needs_approval: bool = False,
+) -> AgentTool: ...
 
 
 @overload
