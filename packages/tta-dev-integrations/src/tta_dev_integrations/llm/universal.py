@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -55,8 +56,10 @@ from tta_dev_integrations.llm.justification import (
     justification_problems,
     parse_justification,
 )
+from tta_dev_integrations.llm.policy import NO_EXPLORATION, Exploration
 from tta_dev_integrations.llm.pricing import price_problem
 from tta_dev_integrations.llm.primitive import LLMPrimitive, RequestLike, shared_provider
+from tta_dev_integrations.llm.prompt_signal import PromptScorer, tier_for_score
 from tta_dev_integrations.llm.providers.base import Provider
 from tta_dev_integrations.llm.routing import (
     NOT_JUSTIFIED,
@@ -101,6 +104,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
     what every process and machine sharing the ledger spent there; a limit stored in the
     ledger for the scope (``tta budget limit``) caps it too, and the smaller one holds.
     The instance never writes the stored limit: ``None`` means "no cap of my own".
+
+    ``await plan(request, context)`` returns the decision without making the call.
+    ``prompt_scorer`` with ``paid_threshold`` sets the tier of ``complexity="auto"``
+    requests instead of the keyword estimator (see ``prompt_signal``); ``exploration``
+    (none by default) lets a share of decisions sample the quality posteriors.
     """
 
     def __init__(
@@ -123,8 +131,24 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         lease_s: float = 600.0,
         name: str | None = None,
         require_verified_justification: bool = False,
+        prompt_scorer: PromptScorer | None = None,
+        paid_threshold: float | None = None,
+        exploration: Exploration | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.profile = parse_profile(budget_profile)
+        if (prompt_scorer is None) != (paid_threshold is None):
+            raise ValueError(
+                "prompt_scorer and paid_threshold go together: calibrate the threshold with "
+                "prompt_signal.threshold_for_share on the scores of recent prompts"
+            )
+        #: Scores ``complexity="auto"`` prompts: ``high`` at or over ``paid_threshold``, else
+        #: ``low`` (see :mod:`tta_dev_integrations.llm.prompt_signal`); ``None``: keywords.
+        self.prompt_scorer = prompt_scorer
+        self.paid_threshold = paid_threshold
+        #: The operator's exploration budget (none by default: every decision on the means).
+        self.exploration = exploration or NO_EXPLORATION
+        self._rng = rng or random.Random()
         monthly_limit = check_usd("monthly_limit", monthly_limit)
         #: Refuse paid calls whose justification names free models this workflow did not try.
         self.require_verified_justification = require_verified_justification
@@ -232,6 +256,24 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 keeper.cancel()
             return await self._end(call, response, reserved_usd)
 
+    async def plan(self, input_data: RequestLike, context: WorkflowContext) -> RoutingDecision:
+        """The decision ``execute`` would make now, without making the call: a dry run.
+
+        Nothing of its own is written (no ledger entry, reservation, quota or pending
+        write; the ledger's read charges expired leases, as every read does) and
+        no provider is asked anything: availability is what is known without asking
+        (a key-less local server counts when its last probe, within its TTL, found it
+        answering). When no model could serve, ``chosen`` is ``None`` and the
+        candidates say why, where ``execute`` raises.
+        ``execute`` may still choose otherwise: it explores on a share of decisions
+        (``exploration``; a plan never does), the budget, a quota or a provider can
+        change in between, and a model that fails sends it to the next candidate.
+        """
+        routing = await self._prepare(input_data, context, dry_run=True)
+        summary = routing.month_read  # read with the routing inputs, gauges untouched
+        decision, _ = self._decide(routing, self._left(summary), explore=False)
+        return decision
+
     def stream(self, input_data: RequestLike, context: WorkflowContext) -> UniversalStream:
         """Stream the answer, routed, budgeted and settled exactly like ``execute``.
 
@@ -241,14 +283,17 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         """
         return UniversalStream(self, input_data, context)
 
-    async def _prepare(self, input_data: RequestLike, context: WorkflowContext) -> Routing:
+    async def _prepare(
+        self, input_data: RequestLike, context: WorkflowContext, *, dry_run: bool = False
+    ) -> Routing:
         options = dict(input_data) if isinstance(input_data, Mapping) else {}
         request = LLMRequest.from_value(input_data)
         refuse_empty_prompt(request)
         max_cost_usd = check_usd("max_cost_usd", options.get("max_cost_usd"))
         scope = self._scope(options.get("scope"))
         month = current_month()
-        await self._flush_pending()
+        if not dry_run:  # a dry run writes nothing, pending writes included
+            await self._flush_pending()
         tier, source, reasons = self._tier(options.get("complexity", "auto"), request)
         justification, problems = parse_justification(options.get("justification"))
         if justification is not None:
@@ -282,7 +327,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             needs=capabilities_needed(request),
             models=models,
             worst_case_usd={},
-            available=await self._available_providers(models),
+            available=await self._available_providers(models, probe=not dry_run),
             stats={} if seen is None else seen.evidence,
             month_read=None if seen is None else seen.summary,
             max_cost_usd=max_cost_usd,
@@ -290,7 +335,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             unpriced=unpriced,
         )
 
-    def _next_call(self, routing: Routing, remaining_usd: float | None) -> Attempt:
+    def _decide(
+        self, routing: Routing, remaining_usd: float | None, *, explore: bool = True
+    ) -> tuple[RoutingDecision, SpendBound | None]:
+        """The routing decision and the chosen model's output bound; nothing written."""
         if routing.max_cost_usd is not None:
             cap = routing.max_cost_usd
             remaining_usd = cap if remaining_usd is None else min(cap, remaining_usd)
@@ -309,18 +357,25 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 quota_exhausted=frozenset(routing.exhausted),
                 failed=frozenset(routing.failed),
                 stats=routing.stats,
+                exploration=self.exploration if explore else NO_EXPLORATION,
+                rng=self._rng,
             )
         )
         decision = self._explain(decision, routing)
+        bound = bounds.get(decision.chosen) if decision.chosen is not None else None
+        if bound is not None:  # the cap the reservation pays for is the cap the provider gets
+            decision = replace(decision, max_output_tokens=bound.output_tokens)
+        return decision, bound
+
+    def _next_call(self, routing: Routing, remaining_usd: float | None) -> Attempt:
+        decision, bound = self._decide(routing, remaining_usd)
         if decision.chosen is None:
             raise self._no_model_error(decision, routing)
         model = self.catalog[decision.chosen]
         counter(DECISIONS).labels(self.profile.value, model.alias, decision.reason_code).inc()
-        bound = bounds.get(model.alias)
         request = routing.request
-        if bound is not None:  # the cap the reservation pays for is the cap the provider gets
+        if bound is not None:
             request = replace(request, max_tokens=bound.output_tokens)
-            decision = replace(decision, max_output_tokens=bound.output_tokens)
         return Attempt(
             model,
             request,
@@ -409,6 +464,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 f"complexity must be one of low, medium, high, auto; got {complexity!r}"
             )
         prompt = "\n".join(m.text for m in request.messages if m.role != "system")
+        if self.prompt_scorer is not None and self.paid_threshold is not None:
+            score = self.prompt_scorer.score(prompt)
+            why = f"prompt score {score:.3f} against the paid threshold {self.paid_threshold:g}"
+            return tier_for_score(score, self.paid_threshold), "scored", (why,)
         estimate = estimate_complexity(prompt)
         return estimate.tier, "estimated", estimate.reasons
 
@@ -437,12 +496,16 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         except LedgerUnavailableError:
             return None
 
-    async def _available_providers(self, models: Sequence[ModelInfo]) -> frozenset[str]:
+    async def _available_providers(
+        self, models: Sequence[ModelInfo], *, probe: bool = True
+    ) -> frozenset[str]:
+        """Providers that can serve; without ``probe``, those configured (no request)."""
         names = {m.provider for m in models}
         available = set()
         for name in names:
             try:
-                if await self.provider(name).is_available():
+                provider = self.provider(name)
+                if await provider.is_available() if probe else provider.cached_availability():
                     available.add(name)
             except SecretsError as error:
                 # The key store (Vault) failed for this provider's key: route around the

@@ -168,6 +168,10 @@ class Provider(ABC):
         """Whether it can serve now: configured, and for key-less servers, answering."""
         return self.is_configured()
 
+    def cached_availability(self) -> bool:
+        """Whether it can serve, as far as is known without asking it anything (no probe)."""
+        return self.is_configured()
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing
         """Release pooled connections or loaded models."""
 
@@ -250,6 +254,15 @@ class HTTPProvider(Provider):
             answering = False
         self._probed = (now, answering)
         return answering
+
+    def cached_availability(self) -> bool:
+        """Configured; for a key-less server, its last probe (within ``probe_ttl_s``) answered."""
+        if not self.is_configured():
+            return False
+        if self.spec.key_required:
+            return True
+        probed = self._probed
+        return probed is not None and time.monotonic() - probed[0] < self.probe_ttl_s and probed[1]
 
     def _key(self) -> str | None:
         if self._api_key is not None:
