@@ -29,6 +29,12 @@ def ask(
     ),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Longest answer, in tokens."),
     stream: bool = typer.Option(False, "--stream", help="Print the answer as it arrives."),
+    explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="Print the routing decision instead of asking: a dry run (no model called, "
+        "nothing recorded or spent).",
+    ),
     scope: str = typer.Option("default", "--scope", help="Ledger scope charged."),
     limit: float | None = typer.Option(
         None,
@@ -65,7 +71,34 @@ def ask(
     from tta_cli.home import check_tta_home
 
     check_tta_home()
+    if explain:
+        asyncio.run(_explain(request, profile, scope=scope, limit=limit))
+        return
     asyncio.run(_ask(request, profile, stream=stream, scope=scope, limit=limit))
+
+
+async def _explain(
+    request: dict[str, object], profile: str, *, scope: str, limit: float | None
+) -> None:
+    import sys
+
+    from tta_cli.render.routing import explain_decision
+    from tta_dev_integrations.llm import LLMError, UniversalLLMPrimitive
+    from tta_dev_primitives import WorkflowContext
+
+    try:
+        universal = UniversalLLMPrimitive(
+            budget_profile=profile, monthly_limit=limit, scope=scope, name="ask"
+        )
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    try:
+        decision = await universal.plan(request, WorkflowContext(workflow_id="tta-ask"))
+    except (LLMError, ValueError) as error:
+        raise CLIError.from_error(error, hint="see `tta models` for configured providers") from None
+    finally:
+        await universal.ledger.close()
+    sys.stdout.write(explain_decision(decision))
 
 
 async def _ask(
