@@ -1,6 +1,6 @@
 """Budget-aware routing: the same tasks under the free, careful and unlimited profiles.
 
-Part 1 asks the router (`routing.decide`, a pure function: nothing is sent) which
+Part 1 asks the router (`llm.plan`, a dry run: nothing is sent, nothing recorded) which
 model each task would get if every provider's key were configured, under each
 profile, and why; it shows where a paid model needs a justification and when one
 is refused. Part 2 runs the same tasks for real through `UniversalLLMPrimitive`, with
@@ -22,17 +22,12 @@ from tta_dev_integrations.llm import (
     Provider,
     ProviderUnavailableError,
     UniversalLLMPrimitive,
-    Usage,
     load_catalog,
 )
 from tta_dev_integrations.llm.budget.ledger import current_month
-from tta_dev_integrations.llm.budget.profiles import BudgetProfile
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
-from tta_dev_integrations.llm.complexity import estimate_complexity
-from tta_dev_integrations.llm.justification import justification_problems, parse_justification
-from tta_dev_integrations.llm.pricing import cost_of
 from tta_dev_integrations.llm.providers.base import Reply, StreamPiece
-from tta_dev_integrations.llm.routing import NOT_JUSTIFIED, RoutingInputs, decide
+from tta_dev_integrations.llm.routing import NOT_JUSTIFIED
 from tta_dev_primitives import WorkflowContext
 
 FREE = ["kimi", "deepseek", "llama-3.3-70b", "local"]
@@ -40,6 +35,7 @@ PAID = ["gpt-4o-mini", "claude-haiku-4.5", "claude-sonnet-4.5"]
 PROFILES = ["free", "careful", "unlimited"]
 # Part 1 also shows "unlimited" near the end of the month: $0.005 left under the limit.
 ROWS = [(p, None) for p in PROFILES] + [("unlimited", 0.005)]
+PROVIDERS = {load_catalog()[a].provider for a in FREE + PAID}
 MAX_TOKENS = 512
 DESIGN = "Design the security architecture of a distributed job queue"
 JUSTIFIED = {
@@ -57,43 +53,63 @@ TASKS = [
 ]
 
 
-def planned(
-    prompt: str, justification: Mapping[str, object] | None, profile: str, left: float | None
-) -> str:
-    """The router's choice with every key configured, in one line (nothing is called)."""
-    catalog = load_catalog()
-    models = [catalog[alias] for alias in FREE + PAID]
-    estimate = estimate_complexity(prompt)
-    parsed, problems = parse_justification(justification)
-    problems += justification_problems(parsed, catalog) if parsed else []
-    worst = {  # what the ledger would reserve: the prompt plus MAX_TOKENS of answer
-        m.alias: cost_of(m, Usage(len(prompt) // 3 + 1, MAX_TOKENS)).usd for m in models
-    }
-    decision = decide(
-        RoutingInputs(
-            models=models,
-            profile=BudgetProfile(profile),
-            tier=estimate.tier,
-            worst_case_usd=worst,
-            available_providers=frozenset(m.provider for m in models),
-            justification_valid=not problems,
-            remaining_usd=left,  # None: no monthly limit
-        )
+class Configured(Provider):
+    """A provider with its key set, as far as routing can tell; part 1 only plans with it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def is_configured(self) -> bool:
+        return True
+
+    async def complete(self, request: LLMRequest, model_id: str) -> Reply:
+        raise ProviderUnavailableError("part 1 only plans", provider=self.name)
+
+    def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
+        raise ProviderUnavailableError("part 1 only plans", provider=self.name)
+
+
+async def planned(
+    ledger: SQLiteLedger,
+    prompt: str,
+    justification: Mapping[str, object] | None,
+    profile: str,
+    left: float | None,
+) -> tuple[str, str]:
+    """The tier, and the router's choice with every key configured, in one line.
+
+    ``llm.plan`` is the decision ``execute`` would make, with nothing called or written.
+    """
+    llm = UniversalLLMPrimitive(
+        coder="none",
+        budget_profile=profile,
+        monthly_limit=left,  # None: no monthly limit
+        free_models=FREE,
+        paid_models=PAID,
+        ledger=ledger,
+        providers={name: Configured(name) for name in PROVIDERS},
     )
+    request: dict[str, object] = {"prompt": prompt, "max_tokens": MAX_TOKENS}
+    if justification is not None:
+        request["justification"] = justification
+    decision = await llm.plan(request, WorkflowContext(workflow_id="budget-aware-routing"))
     chosen = next(c for c in decision.candidates if c.model == decision.chosen)
     held_back = any(c.reason == NOT_JUSTIFIED for c in decision.candidates)
     if held_back and justification is None:
         note = "paid model held back: no justification"
     elif held_back:
-        note = f"refused: {problems[0]}"
+        note = f"refused: {decision.justification_problems[0]}"
     elif not chosen.free:
         needed = "justification accepted" if profile == "careful" else "no justification needed"
         note = f"paid (worst case ${chosen.worst_case_usd:.4f}), {needed}"
+        cap = decision.max_output_tokens
+        if cap is not None and cap < MAX_TOKENS:  # the answer is cut to fit the money left
+            note += f"; answer capped at {cap} tokens"
     else:
-        note = decision.reason.split(";")[0]
+        note = decision.reason.split(" (")[0]
         dropped = [c for c in decision.candidates if "exceeds" in c.reason]
         note += f"; {len(dropped)} paid too dear" if dropped else ""
-    return f"{decision.chosen:<18}{note}"
+    return decision.complexity, f"{decision.chosen:<18}{note}"
 
 
 class SwitchedOff(Provider):
@@ -114,7 +130,7 @@ class SwitchedOff(Provider):
 
 async def run_locally(ledger: SQLiteLedger) -> None:
     """Every task under every profile, for real; only the local model is reachable."""
-    cloud = {load_catalog()[a].provider for a in FREE + PAID} - {"local"}
+    cloud = PROVIDERS - {"local"}
     ctx = WorkflowContext(workflow_id="budget-aware-routing")
     print(f"{'task':<6}" + "".join(f"{p:<14}" for p in PROFILES) + "answer (careful)")
     for task_id, prompt, justification in TASKS:
@@ -137,30 +153,30 @@ async def run_locally(ledger: SQLiteLedger) -> None:
                 answer = " ".join(response.content.split())[:40]
         print(f"{task_id:<6}" + "".join(f"{c:<14}" for c in cells) + repr(answer))
     assert response.routing is not None
-    # By now the ledger has seen local succeed 14 times: its expected quality is blended
-    # with that record, so it is above the catalog's prior (see routing.expected_quality).
+    # By now the ledger has seen local serve 14 calls, none of them judged: its quality is
+    # still the catalog's prior (only judged answers move it; see routing.expected_quality).
     print(f"\nwhy, for T5 under unlimited: {response.routing.reason}")
     dropped = {c.model: c.reason for c in response.routing.candidates if not c.kept}
     print(f"  claude-sonnet-4.5 was dropped: {dropped['claude-sonnet-4.5']}")
 
 
 async def main() -> int:
-    print("1. Decisions with every key configured (computed by the router; nothing sent)\n")
-    for task_id, prompt, justification in TASKS:
-        estimate = estimate_complexity(prompt)
-        print(f'{task_id} {estimate.tier}: "{prompt}"')
-        if justification is not None:
-            reason, tried, delta = justification.values()
-            print(f"   justified: {reason!r}, tried {', '.join(tried)}, expects {delta}")
-        for profile, left in ROWS:
-            label = profile if left is None else f"{profile}*"
-            print(f"   {label:<11}{planned(prompt, justification, profile, left)}")
-    print(f"   * with ${ROWS[-1][1]} left under the monthly limit")
-    print("\n2. The same tasks, run for real: the cloud providers are switched off,")
-    print("   so the local model serves every call ($0, on this machine)\n")
+    print("1. Decisions with every key configured (the router's dry run; nothing sent)\n")
     with tempfile.TemporaryDirectory(prefix="tta-example-") as home:
         ledger = SQLiteLedger(Path(home) / "ledger.db")  # throwaway: yours stays untouched
         try:
+            for task_id, prompt, justification in TASKS:
+                rows = [await planned(ledger, prompt, justification, p, left) for p, left in ROWS]
+                print(f'{task_id} {rows[0][0]}: "{prompt}"')
+                if justification is not None:
+                    reason, tried, delta = justification.values()
+                    print(f"   justified: {reason!r}, tried {', '.join(tried)}, expects {delta}")
+                for (profile, left), (_, row) in zip(ROWS, rows, strict=True):
+                    label = profile if left is None else f"{profile}*"
+                    print(f"   {label:<11}{row}")
+            print(f"   * with ${ROWS[-1][1]} left under the monthly limit")
+            print("\n2. The same tasks, run for real: the cloud providers are switched off,")
+            print("   so the local model serves every call ($0, on this machine)\n")
             await run_locally(ledger)
             entries = await ledger.entries("default", current_month())
             spent = sum(e.actual_micros for e in entries) / 1e6
