@@ -159,3 +159,18 @@ async def test_when_neither_ledger_nor_journal_can_be_written_the_call_says_so(
     assert response.content == "free answer"  # served all the same
     assert "is not recorded" in caplog.text
     assert str(journal.path) in caplog.text
+
+
+async def test_a_score_given_as_feedback_reaches_the_routers_evidence(
+    servers: Servers, ledger: SQLiteLedger
+) -> None:
+    servers.answer(paid=1)
+    llm = universal(servers, ledger)
+    response = await llm.execute(request(justification=JUSTIFIED), WorkflowContext())
+    assert response.routing is not None
+    await llm.record_feedback(response.routing.request_id, 0.8)
+    evidence = await ledger.routing_evidence(["gpt-4.1"], "high")
+    assert (evidence["gpt-4.1"].judged, evidence["gpt-4.1"].calls) == (1, 1)
+    assert evidence["gpt-4.1"].judged_score_sum == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="score"):
+        await llm.record_feedback(response.routing.request_id, 2)

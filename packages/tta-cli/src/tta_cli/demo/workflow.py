@@ -309,7 +309,8 @@ def _why(routing: Any) -> str:
     tier = routing.complexity
     short = {
         "best_available": f"best available; none meets the {tier} bar",
-        "cheapest_meeting_bar": f"cheapest meeting the {tier} bar",
+        "best_value_meeting_bar": f"best quality per cost meeting the {tier} bar",
+        "explore": "exploring a model the router is unsure of",
         "best": f"best expected quality for {tier}",
     }
     return short.get(routing.reason_code, str(routing.reason))

@@ -870,6 +870,10 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
                 }
             )
 
-    async def record_feedback(self, request_id: str, ok: bool) -> None:
-        """Tell the router whether an answer was good; it learns from it."""
-        await self.ledger.record_feedback(request_id, ok)
+    async def record_feedback(self, request_id: str, verdict: bool | float) -> None:
+        """Judge an answer: ``True``/``False`` or a score in [0, 1]; the router learns from it.
+
+        Only judged answers teach the router about quality (a call that merely returned
+        says nothing about it); the latest verdict on an answer counts.
+        """
+        await self.ledger.record_feedback(request_id, verdict)
