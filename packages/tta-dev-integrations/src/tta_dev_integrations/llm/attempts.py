@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tta_dev_integrations.llm.budget.ledger import Justification, SpendSummary
+from tta_dev_integrations.llm.budget.ledger import Justification, SpendSummary, to_micros
 from tta_dev_integrations.llm.catalog import ModelInfo
 from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.routing import RoutingDecision
@@ -76,6 +76,13 @@ class Attempt:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: A paid call's input bound, output cap (sent as ``max_tokens``) and worst case.
     bound: SpendBound | None = None
+
+    @property
+    def reserved_micros(self) -> int:
+        """What a paid attempt reserves: the worst case of the output cap it is sent."""
+        if self.bound is None:
+            raise ValueError(f"{self.model.alias} is free: its attempt reserves nothing")
+        return to_micros(self.bound.usd)
 
 
 def capabilities_needed(request: LLMRequest) -> frozenset[str]:

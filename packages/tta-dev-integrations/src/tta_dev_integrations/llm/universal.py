@@ -394,7 +394,7 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         return settle_figures(
             call.model,
             call.bound,
-            to_micros(call.bound.usd),
+            call.reserved_micros,
             None if response.usage.estimated else response.usage,
             output_token_bound(response.content, response.tool_calls),
             complete=True,
@@ -565,13 +565,11 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             if model.free_tier is not None and not await self._take_quota(model):
                 raise QuotaExhausted(model.alias)
             return None
-        candidates = call.decision.candidates
-        worst = next(c.worst_case_usd for c in candidates if c.model == model.alias)
         reservation = await self.ledger.reserve(
             request_id=call.request_id,
             scope=call.scope,
             month=call.month,
-            amount_micros=to_micros(worst),
+            amount_micros=call.reserved_micros,
             model=model.alias,
             provider=model.provider,
             lease_s=self.lease_s,
@@ -601,13 +599,9 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         """
         if call.model.free:
             return
-        reserved = next(
-            (c.worst_case_usd for c in call.decision.candidates if c.model == call.model.alias),
-            0.0,
-        )
         settlement: dict[str, Any] = {
             "request_id": call.request_id,
-            "actual_micros": to_micros(reserved),
+            "actual_micros": call.reserved_micros,
             "ok": False,
             "measured": False,
             "latency_s": latency,

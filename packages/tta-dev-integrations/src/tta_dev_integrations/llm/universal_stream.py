@@ -23,7 +23,6 @@ from tta_dev_integrations.llm.budget.core import finish_despite_cancel
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
     LedgerUnavailableError,
-    to_micros,
 )
 from tta_dev_integrations.llm.errors import LLMError
 from tta_dev_integrations.llm.primitive import LLMStream, RequestLike
@@ -129,7 +128,7 @@ class UniversalStream:
         figures = settle_figures(
             call.model,
             call.bound,
-            to_micros(call.bound.usd),
+            call.reserved_micros,
             inner.usage_seen,
             output_token_bound(inner.partial_text),
             complete=False,
