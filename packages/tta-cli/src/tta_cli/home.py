@@ -21,7 +21,9 @@ def check_tta_home() -> Path:
     Nothing is created here: a folder that does not exist yet is created on first use,
     as long as a folder can be made there.
     """
-    home = Path(os.environ.get("TTA_HOME") or "~/.tta").expanduser()
+    from tta_dev_integrations.llm.budget.sqlite_file import default_ledger_path
+
+    home = default_ledger_path().parent
     where = "TTA_HOME" if os.environ.get("TTA_HOME") else "the default TTA_HOME (~/.tta)"
     for candidate in (home, *home.parents):
         if not candidate.exists():

@@ -35,9 +35,11 @@ WriteKind = Literal["settle", "free"]
 
 
 def default_journal_path() -> Path:
-    """``$TTA_HOME/pending.jsonl``, ``TTA_HOME`` defaulting to ``~/.tta``."""
-    home = os.environ.get("TTA_HOME") or "~/.tta"
-    return Path(home).expanduser() / "pending.jsonl"
+    """``$TTA_HOME/pending.jsonl``: beside the default SQLite ledger."""
+    # Imported here: the SQLite module is not loaded by importing the LLM layer.
+    from tta_dev_integrations.llm.budget.sqlite_file import default_ledger_path
+
+    return default_ledger_path().with_name("pending.jsonl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +77,8 @@ class PendingJournal:
 
     def append(self, kind: WriteKind, record: dict[str, Any]) -> None:
         """Add one write, durably (flushed and fsynced) before returning."""
-        line = json.dumps({"kind": kind, "record": record}, default=_encode, sort_keys=True)
-        with self._locked(), open(self.path, "a", encoding="utf-8") as journal:
-            journal.write(line + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
+        with self._locked():
+            _durable_append(self.path, _line(PendingWrite(kind, record)))
 
     def pending(self) -> list[PendingWrite]:
         """What the journal holds now, oldest first (unreadable lines are skipped)."""
@@ -150,12 +149,8 @@ class PendingJournal:
             return sorted(p for p in self._aside() if p == mine or not _alive(p))
 
     def _append_back(self, writes: list[PendingWrite]) -> None:
-        with self._locked(), open(self.path, "a", encoding="utf-8") as journal:
-            for write in writes:
-                entry = {"kind": write.kind, "record": write.record}
-                journal.write(json.dumps(entry, default=_encode, sort_keys=True) + "\n")
-            journal.flush()
-            os.fsync(journal.fileno())
+        with self._locked():
+            _durable_append(self.path, "".join(_line(write) for write in writes))
 
     def _aside(self) -> Iterator[Path]:
         return self.path.parent.glob(f"{self.path.name}.replaying.*")
@@ -174,11 +169,21 @@ def _alive(aside: Path) -> bool:
 
 
 def _append_file(source: Path, target: Path) -> None:
-    with open(target, "a", encoding="utf-8") as out:
-        out.write(source.read_text(encoding="utf-8"))
-        out.flush()
-        os.fsync(out.fileno())
+    _durable_append(target, source.read_text(encoding="utf-8"))
     source.unlink()
+
+
+def _durable_append(path: Path, text: str) -> None:
+    """Append ``text`` to ``path``, on disk (flushed and fsynced) before returning."""
+    with open(path, "a", encoding="utf-8") as journal:
+        journal.write(text)
+        journal.flush()
+        os.fsync(journal.fileno())
+
+
+def _line(write: PendingWrite) -> str:
+    entry = {"kind": write.kind, "record": write.record}
+    return json.dumps(entry, default=_encode, sort_keys=True) + "\n"
 
 
 async def _apply(ledger: Ledger, write: PendingWrite) -> None:
