@@ -303,7 +303,8 @@ class LedgerBase(LedgerStatistics, ABC):
         outcome = call_outcome(model, tier, at, ok=bool(ok), latency_s=latency_s)
         # Counted once: a record replayed after an outage inserts nothing, counts nothing.
         await self._write_many(
-            [(INSERT_FREE, {**params, "now": self._stamp(at)}), (COUNT_CALL, outcome)]
+            [(INSERT_FREE, {**params, "now": self._stamp(at)}), (COUNT_CALL, outcome)],
+            moves_money=False,
         )
 
     async def take_quota(
@@ -356,7 +357,9 @@ class LedgerBase(LedgerStatistics, ABC):
             "ok": score >= 0.5,
             "day": utc_day(utc(None)),
         }
-        changed = await self._write_many([(FEEDBACK_ROLLUP, params), (FEEDBACK, params)])
+        changed = await self._write_many(
+            [(FEEDBACK_ROLLUP, params), (FEEDBACK, params)], moves_money=False
+        )
         if len(changed) < 2:
             raise ValueError(f"no settled or free ledger entry with request_id {request_id!r}")
 
@@ -399,11 +402,14 @@ class LedgerBase(LedgerStatistics, ABC):
         return (await self._write_many([(statement, params)]) or [0])[0]
 
     @abstractmethod
-    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+    async def _write_many(
+        self, steps: Sequence[tuple[str, Mapping[str, Any]]], *, moves_money: bool = True
+    ) -> list[int]:
         """Run shared statements in order in one transaction.
 
         Stops after the first that changes no row; returns the row counts of those that
-        ran.
+        ran. ``moves_money=False``: the statements move no money (a $0 record, feedback),
+        so the commit need not wait for the disk.
         """
 
     @abstractmethod

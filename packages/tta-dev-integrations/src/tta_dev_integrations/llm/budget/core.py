@@ -345,6 +345,14 @@ class BudgetDelta:
             "d_unconfirmed": self.unconfirmed,
         }
 
+    def lowers_only(self) -> bool:
+        """Whether the month holds no more money after it (reserved plus spent).
+
+        Forgetting such a change (a power cut before its commit reached the disk) can
+        only over-count the month, never under-count it.
+        """
+        return self.reserved + self.spent <= 0
+
 
 def settlement_delta(
     *,

@@ -216,7 +216,9 @@ class PostgresLedger(LedgerBase):
 
     # -- the backend's transactions -------------------------------------------------
 
-    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+    async def _write_many(
+        self, steps: Sequence[tuple[str, Mapping[str, Any]]], *, moves_money: bool = True
+    ) -> list[int]:
         async def operation(conn: Connection) -> list[int]:
             counts: list[int] = []
             for statement, params in steps:

@@ -8,7 +8,14 @@ Processes wait for the lock up to the busy timeout (10 s), then the call fails w
 
 The file is in WAL mode (readers never block the writer) with ``synchronous=FULL``: each
 commit is on disk before ``reserve`` returns, so a power cut cannot forget a reservation
-whose paid call already went out. ``NORMAL`` (WAL synced at checkpoints) survives a
+whose paid call already went out. A commit that can only *lower* the month (a
+settlement at or under its reservation, a release, a $0 record, feedback) does not wait
+for the disk: the WAL is written in order, so the next synced commit (every reservation
+is one) syncs it too, and if a power cut forgets it first, the reservation it closed is
+charged, unconfirmed, when its lease ends: the month over-counts until ``tta budget
+correct``, never under-counts. That halves the syncs of a routed paid call; a
+settlement that spends more than was reserved, or money on a released reservation,
+still waits for the disk. ``NORMAL`` (WAL synced at checkpoints) survives a
 crash of the process, not of the machine: a power cut may lose the last commits, paid
 calls' reservations among them, and the month would show less than the providers bill.
 It takes about 1.7x the reservations per second, and a routed paid call's three round
@@ -102,16 +109,37 @@ def _utc(epoch: float) -> datetime:
 
 
 @contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction holding the database's write lock from its first statement."""
-    conn.execute("BEGIN IMMEDIATE")
+def _immediate(conn: sqlite3.Connection, *, unsynced: bool = False) -> Iterator[None]:
+    """A write transaction holding the database's write lock from its first statement.
+
+    ``unsynced``: a ``synchronous=FULL`` connection commits it without waiting for the
+    disk; the next synced commit syncs it (see the module docstring). SQLite takes the
+    level only between transactions.
+    """
+    if unsynced:
+        conn.execute("PRAGMA synchronous = NORMAL")
     try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if unsynced:
+            conn.execute("PRAGMA synchronous = FULL")
+
+
+class _MustSync(Exception):
+    """The entry changed since it was read: the settlement no longer lowers the month."""
+
+
+_ENTRY = (
+    "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed, model, tier"
+    " FROM tta_entries WHERE request_id = ?"
+)
 
 
 def _charge_expired(conn: sqlite3.Connection, now: float, scope: str | None) -> int:
@@ -239,10 +267,12 @@ class SQLiteLedger(LedgerBase):
 
     # -- the backend's transactions -------------------------------------------------
 
-    async def _write_many(self, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+    async def _write_many(
+        self, steps: Sequence[tuple[str, Mapping[str, Any]]], *, moves_money: bool = True
+    ) -> list[int]:
         def operation(conn: sqlite3.Connection) -> list[int]:
             counts: list[int] = []
-            with _immediate(conn):
+            with _immediate(conn, unsynced=not moves_money and self.synchronous == "FULL"):
                 for statement, params in steps:
                     counts.append(conn.execute(statement, params).rowcount)
                     if counts[-1] == 0:
@@ -340,13 +370,9 @@ class SQLiteLedger(LedgerBase):
     async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
         s = settlement
 
-        def operation(conn: sqlite3.Connection) -> SpendSummary:
-            with _immediate(conn):
-                row = conn.execute(
-                    "SELECT state, scope, month, reserved_micros, actual_micros, unconfirmed,"
-                    " model, tier FROM tta_entries WHERE request_id = ?",
-                    (s.request_id,),
-                ).fetchone()
+        def settle(conn: sqlite3.Connection, unsynced: bool) -> SpendSummary:
+            with _immediate(conn, unsynced=unsynced):
+                row = conn.execute(_ENTRY, (s.request_id,)).fetchone()
                 if row is None:
                     raise UnknownEntry
                 state, scope, month, reserved, old_actual, unconfirmed, model, tier = row
@@ -360,6 +386,8 @@ class SQLiteLedger(LedgerBase):
                 )
                 if delta is None:  # settled already (or a free call): nothing changes
                     return _summary(conn, scope, month)
+                if unsynced and not delta.lowers_only():
+                    raise _MustSync
                 conn.execute(
                     "UPDATE tta_entries SET state = 'settled', actual_micros = ?, ok = ?,"
                     " measured = ?, unconfirmed = 0, latency_s = ?, input_tokens = ?,"
@@ -372,11 +400,33 @@ class SQLiteLedger(LedgerBase):
                 conn.execute(COUNT_CALL, outcome)
                 return _summary(conn, scope, month)
 
+        def operation(conn: sqlite3.Connection) -> SpendSummary:
+            # The level is set between transactions, so the entry is read first to see
+            # whether this settlement can only lower the month; re-checked under the lock.
+            unsynced = False
+            if self.synchronous == "FULL":
+                row = conn.execute(_ENTRY, (s.request_id,)).fetchone()
+                if row is not None:
+                    delta = settlement_delta(
+                        state=row[0],
+                        reserved=row[3],
+                        old_actual=row[4],
+                        old_unconfirmed=bool(row[5]),
+                        actual=s.actual_micros,
+                        measured=s.measured,
+                    )
+                    unsynced = delta is not None and delta.lowers_only()
+            try:
+                return settle(conn, unsynced)
+            except _MustSync:
+                return settle(conn, False)
+
         return await self._run(operation)
 
     async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
         def operation(conn: sqlite3.Connection) -> None:
-            with _immediate(conn):
+            # It gives a reservation back: the commit need not wait for the disk.
+            with _immediate(conn, unsynced=self.synchronous == "FULL"):
                 row = conn.execute(
                     "UPDATE tta_entries SET state = 'released', ok = CASE WHEN ? THEN 0 END"
                     " WHERE request_id = ? AND state = 'reserved'"
