@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 
 from tta_dev_integrations.llm.providers.local import default_model_path
@@ -18,7 +19,7 @@ from tta_dev_integrations.llm.providers.local import default_model_path
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
-def _refuse_remote(url: httpx.URL) -> None:
+def _refuse_remote(url: httpx.URL | httpx2.URL) -> None:
     if url.host not in _LOOPBACK and not url.host.startswith("127."):
         raise RuntimeError(
             f"tests may not reach {url.host}: real provider traffic is refused by conftest; "
@@ -28,16 +29,27 @@ def _refuse_remote(url: httpx.URL) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_real_provider_hosts() -> Iterator[None]:
-    """Every httpx request from a test must go to loopback."""
+    """Every httpx or httpx2 request from a test must go to loopback.
+
+    The LLM providers talk through httpx2; auth, Supabase and the secrets' Vault client
+    through httpx. Both transports are guarded (a proxy's transport is one of them too).
+    """
     original = httpx.AsyncHTTPTransport.handle_async_request
+    original2 = httpx2.AsyncHTTPTransport.handle_async_request
 
     async def guarded(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
         _refuse_remote(request.url)
         return await original(self, request)
 
+    async def guarded2(self: httpx2.AsyncHTTPTransport, request: httpx2.Request) -> httpx2.Response:
+        _refuse_remote(request.url)
+        return await original2(self, request)
+
     httpx.AsyncHTTPTransport.handle_async_request = guarded  # type: ignore[method-assign]
+    httpx2.AsyncHTTPTransport.handle_async_request = guarded2  # type: ignore[method-assign]
     yield
     httpx.AsyncHTTPTransport.handle_async_request = original  # type: ignore[method-assign]
+    httpx2.AsyncHTTPTransport.handle_async_request = original2  # type: ignore[method-assign]
 
 
 def free_port() -> int:

@@ -2,7 +2,7 @@
 
 A :class:`Provider` turns an :class:`LLMRequest` into a :class:`Reply` (or a stream
 of :class:`StreamPiece`). :class:`HTTPProvider` owns what every HTTP API shares:
-the base URL, the key and its header, one pooled ``httpx.AsyncClient``, SSE reading,
+the base URL, the key and its header, one pooled ``httpx2.AsyncClient``, SSE reading,
 and the conversion of HTTP and network failures into the errors of
 :mod:`tta_dev_integrations.llm.errors`. What differs per API (the JSON shapes) is a
 :class:`WireAPI` adapter: one file per API, shared by every vendor that speaks it.
@@ -35,7 +35,7 @@ from tta_secrets.redaction import register_secret, scrub, url_without_credential
 if TYPE_CHECKING:
     import asyncio
 
-    import httpx
+    import httpx2
 
 __all__ = [
     "HTTPCall",
@@ -177,11 +177,16 @@ class Provider(ABC):
 
 
 class HTTPProvider(Provider):
-    """A provider reached over HTTP through one pooled ``httpx.AsyncClient``.
+    """A provider reached over HTTP through one pooled ``httpx2.AsyncClient``.
 
     ``api_key`` and ``base_url`` override the environment (``spec.key_envs``,
-    ``spec.base_url_env``). The client is created on first use, inside the running
-    event loop, and re-created if a later call runs on another loop.
+    ``spec.base_url_env``). ``timeout`` bounds each read, write and wait for a pooled
+    connection, ``connect_timeout`` each connection attempt. The client is created on
+    first use, inside the running event loop, and re-created if a later call runs on
+    another loop; it honours ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``
+    and ``SSL_CERT_FILE``/``SSL_CERT_DIR`` as they are at that moment. ``transport``
+    replaces the network (an ``httpx2`` transport, e.g. ``httpx2.MockTransport``); the
+    proxy variables then do not apply.
     """
 
     #: Seconds a key-less server's availability probe is trusted.
@@ -195,18 +200,20 @@ class HTTPProvider(Provider):
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float = 120.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        connect_timeout: float = 10.0,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.api = api
         self.base_url = (base_url or os.environ.get(spec.base_url_env) or spec.base_url).rstrip("/")
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._api_key = api_key
         if api_key is not None:
             register_secret(api_key)  # scrubbed from logs and spans, like a loaded key
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._probed: tuple[float, bool] | None = None
 
@@ -245,12 +252,12 @@ class HTTPProvider(Provider):
         now = time.monotonic()
         if self._probed is not None and now - self._probed[0] < self.probe_ttl_s:
             return self._probed[1]
-        import httpx
+        import httpx2
 
         try:
             response = await self._http().get("/models", timeout=probe_timeout_s)
             answering = response.status_code < 500
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             answering = False
         self._probed = (now, answering)
         return answering
@@ -284,16 +291,16 @@ class HTTPProvider(Provider):
             )
         return headers
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> httpx2.AsyncClient:
         import asyncio  # here, not at the top: the layer's import stays light
 
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            import httpx
+            import httpx2
 
-            self._client = httpx.AsyncClient(
+            self._client = httpx2.AsyncClient(
                 base_url=self.base_url,
-                timeout=httpx.Timeout(self.timeout, connect=10.0),
+                timeout=httpx2.Timeout(self.timeout, connect=self.connect_timeout),
                 transport=self._transport,
             )
             self._client_loop = loop
@@ -307,11 +314,11 @@ class HTTPProvider(Provider):
 
     async def complete(self, request: LLMRequest, model_id: str) -> Reply:
         """Send ``request`` and decode the whole answer."""
-        import httpx
+        import httpx2
 
         call = self.api.build(request, model_id, stream=False)
         try:
-            # params=None, not {}: an empty mapping makes httpx rebuild the URL. The
+            # params=None, not {}: an empty mapping makes httpx2 rebuild the URL. The
             # headers (the key) are built in the call, so no frame of ours holds them.
             response = await self._http().post(
                 call.path,
@@ -319,7 +326,7 @@ class HTTPProvider(Provider):
                 params=call.params or None,
                 headers={**self._headers(model_id), **call.headers},
             )
-        except httpx.HTTPError as error:
+        except httpx2.HTTPError as error:
             raise self._network_error(error, model_id) from error
         if response.status_code >= 400:
             raise self._http_error(
@@ -346,7 +353,7 @@ class HTTPProvider(Provider):
 
     async def stream(self, request: LLMRequest, model_id: str) -> AsyncIterator[StreamPiece]:
         """Send ``request`` with streaming on; yield pieces as events arrive."""
-        import httpx
+        import httpx2
 
         call = self.api.build(request, model_id, stream=True)
         read_event = self.api.stream_reader()
@@ -387,7 +394,7 @@ class HTTPProvider(Provider):
                     text.append(piece.text)
                     finished = piece.done
                     yield piece
-        except httpx.HTTPError as error:
+        except httpx2.HTTPError as error:
             if text:
                 raise StreamInterruptedError(
                     f"the stream broke off ({type(error).__name__})",
@@ -456,7 +463,7 @@ class HTTPProvider(Provider):
             return str(self._redacted(data))
         return json.dumps(self._redacted(decoded))
 
-    def _network_error(self, error: httpx.HTTPError, model_id: str) -> LLMError:
+    def _network_error(self, error: httpx2.HTTPError, model_id: str) -> LLMError:
         return ProviderUnavailableError(
             f"could not reach {self.name} at {url_without_credentials(self.base_url)} "
             f"({type(error).__name__})",
@@ -524,7 +531,7 @@ _SSE_LINE_END = re.compile(r"\r\n|\r|\n")
 async def sse_lines(texts: AsyncIterable[str]) -> AsyncIterator[str]:
     """The lines of an event stream's decoded text, split at CR, LF or CRLF only.
 
-    Not ``str.splitlines`` (nor httpx's ``aiter_lines``, which uses it): that also
+    Not ``str.splitlines`` (nor httpx2's ``aiter_lines``, which uses it): that also
     breaks at U+2028, U+2029, U+0085 and other separators, which a model's answer may
     well contain, and cuts the JSON of an event in two. A CR at the end of a chunk
     waits for the next one, which may start with the LF of the same CRLF.
@@ -543,7 +550,7 @@ async def sse_lines(texts: AsyncIterable[str]) -> AsyncIterator[str]:
         yield buffer.removesuffix("\r")
 
 
-async def _server_sent_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+async def _server_sent_events(response: httpx2.Response) -> AsyncIterator[tuple[str | None, str]]:
     """(event, data) pairs of a text/event-stream body, per the WHATWG rules we need."""
     event: str | None = None
     data: list[str] = []
