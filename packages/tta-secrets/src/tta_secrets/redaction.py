@@ -34,12 +34,10 @@ another span processor and hands it a scrubbed copy of each ended span.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from tta_secrets.secret import Secret
 
@@ -72,6 +70,8 @@ MIN_FRAGMENT = 8
 
 def _base64_cores(raw: bytes) -> set[str]:
     """The base64 characters that depend on ``raw`` alone, at each alignment."""
+    import base64  # here and below, not at the top: only registering a value needs them
+
     cores: set[str] = set()
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
@@ -85,6 +85,8 @@ def _base64_cores(raw: bytes) -> set[str]:
 
 
 def _forms(value: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
     hexed = value.encode("utf-8").hex()
     forms = {value, quote(value, safe=""), quote(value), quote_plus(value), hexed, hexed.upper()}
     forms |= _base64_cores(value.encode("utf-8"))
@@ -93,6 +95,8 @@ def _forms(value: str) -> set[str]:
 
 def _fragment_sources(value: str) -> set[str]:
     """The strings whose fragments are scrubbed: a credential-like value and its quoting."""
+    from urllib.parse import quote, unquote, urlsplit
+
     if "://" in value:
         # A URL or DSN: only its password is a credential; the rest is ordinary text.
         try:

@@ -16,7 +16,6 @@ hashable (a hash of the value would be a fingerprint of it).
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, NoReturn, Self
 
 __all__ = ["MASK", "Secret"]
@@ -64,6 +63,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # here, not at the top: hmac loads OpenSSL's hashlib (~1.5 ms)
+
         return hmac.compare_digest(
             self.__value.encode("utf-8"), other.get_secret_value().encode("utf-8")
         )
