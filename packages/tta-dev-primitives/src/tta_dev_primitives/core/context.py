@@ -10,7 +10,8 @@ from typing import Any
 
 __all__ = ["WorkflowContext"]
 
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+# Compiled on first use (by re's cache): most processes never read a traceparent.
+_TRACEPARENT = r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$"
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
@@ -154,7 +155,7 @@ class WorkflowContext:
         Raises ``ValueError`` when the header is malformed, so a caller can decide to
         start a fresh trace instead.
         """
-        match = _TRACEPARENT.match(header.strip().lower())
+        match = re.match(_TRACEPARENT, header.strip().lower())
         if match is None or match[1] == _ZERO_TRACE or match[2] == _ZERO_SPAN:
             raise ValueError(
                 f"not a valid W3C traceparent header: {header!r}; expected "
