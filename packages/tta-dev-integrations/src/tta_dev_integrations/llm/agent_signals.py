@@ -25,7 +25,6 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = ["AgentRule", "agent_rules", "match_rule"]
@@ -147,6 +146,8 @@ def _is_tty() -> bool:
 
 
 def _path_exists(path: str) -> bool:
+    from pathlib import Path  # here, not at the top: pathlib costs ~2.5 ms to import
+
     try:
         return Path(path).exists()
     except OSError:

@@ -29,10 +29,12 @@ import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tta_dev_integrations.llm.agent_signals import agent_rules, match_rule
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["CODERS", "CoderDefaults", "CoderDetection", "coder_defaults", "detect_coder"]
 
@@ -335,15 +337,18 @@ def _parent_pid(proc_dir: Path) -> int:
 
 
 def _ancestor_process_names(
-    proc_root: Path = Path("/proc"),
+    proc_root: Path | None = None,
     start_pid: int | None = None,
     max_depth: int = _MAX_PROCESS_DEPTH,
 ) -> tuple[str, ...]:
     """Names of this process's ancestors, nearest first; ``()`` where ``/proc`` is absent.
 
-    Best effort: stops at pid 1, at ``max_depth`` ancestors, or at the first process it
-    cannot read, and never raises.
+    ``proc_root`` defaults to ``/proc``. Best effort: stops at pid 1, at ``max_depth``
+    ancestors, or at the first process it cannot read, and never raises.
     """
+    from pathlib import Path  # here and below, not at the top: pathlib costs ~2.5 ms
+
+    proc_root = Path("/proc") if proc_root is None else proc_root
     names: list[str] = []
     try:
         pid = os.getppid() if start_pid is None else start_pid
@@ -383,6 +388,8 @@ def _project_directories(cwd: Path, home: Path | None) -> list[Path]:
 
 
 def _from_config(cwd: Path | None, home: Path | None) -> CoderDetection:
+    from pathlib import Path
+
     try:
         here = (Path.cwd() if cwd is None else cwd).resolve()
     except OSError:

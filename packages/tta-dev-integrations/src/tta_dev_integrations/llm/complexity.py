@@ -20,25 +20,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 __all__ = ["Complexity", "ComplexityEstimate", "estimate_complexity"]
 
 Complexity = Literal["low", "medium", "high"]
 
-_HARD = re.compile(
-    r"\b(design|architect\w*|refactor\w*|optimi[sz]\w*|concurren\w*|distributed|security|"
-    r"algorithm\w*|prove|proof|migrat\w*|debug\w*|dashboard|visuali[sz]ation|trade-?offs?|"
-    r"scalab\w*)\b",
-    re.IGNORECASE,
-)
-_EASY = re.compile(
-    r"\b(translate|summari[sz]e|typo|rename|define|list|classify|greet|hello|spell\w*)\b",
-    re.IGNORECASE,
-)
-_CODE_LINE = re.compile(r"^\s*(def |class |function |import |from \S+ import|.*[{};]\s*$)", re.M)
-_LIST_ITEM = re.compile(r"^\s*(\d+[.)]|[-*•])\s+\S", re.M)
-_REQUIREMENTS = re.compile(r"\b(and also|then|must|should also|additionally)\b|\?", re.IGNORECASE)
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    """Code lines, list items, requirements, hard words, easy words.
+
+    Compiled on the first estimate, not at import (about 1 ms: most imports never ask).
+    """
+    hard = (
+        r"\b(design|architect\w*|refactor\w*|optimi[sz]\w*|concurren\w*|distributed|security|"
+        r"algorithm\w*|prove|proof|migrat\w*|debug\w*|dashboard|visuali[sz]ation|trade-?offs?|"
+        r"scalab\w*)\b"
+    )
+    easy = r"\b(translate|summari[sz]e|typo|rename|define|list|classify|greet|hello|spell\w*)\b"
+    return (
+        re.compile(r"^\s*(def |class |function |import |from \S+ import|.*[{};]\s*$)", re.M),
+        re.compile(r"^\s*(\d+[.)]|[-*•])\s+\S", re.M),
+        re.compile(r"\b(and also|then|must|should also|additionally)\b|\?", re.IGNORECASE),
+        re.compile(hard, re.IGNORECASE),
+        re.compile(easy, re.IGNORECASE),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,7 @@ class ComplexityEstimate:
 
 def estimate_complexity(prompt: str) -> ComplexityEstimate:
     """Estimate the tier of ``prompt`` from its length, code, structure and wording."""
+    code_line, list_item, requirements, hard_word, easy_word = _patterns()
     score = 0.0
     reasons: list[str] = []
     length = len(prompt)
@@ -60,21 +69,21 @@ def estimate_complexity(prompt: str) -> ComplexityEstimate:
             score += points
             reasons.append(f"long ({length} characters): +{points}")
             break
-    if "```" in prompt or len(_CODE_LINE.findall(prompt)) >= 3:
+    if "```" in prompt or len(code_line.findall(prompt)) >= 3:
         score += 1.0
         reasons.append("contains code: +1.0")
-    if len(_LIST_ITEM.findall(prompt)) >= 3:
+    if len(list_item.findall(prompt)) >= 3:
         score += 0.5
         reasons.append("structured list: +0.5")
-    if len(_REQUIREMENTS.findall(prompt)) >= 2:
+    if len(requirements.findall(prompt)) >= 2:
         score += 0.5
         reasons.append("several requirements or questions: +0.5")
-    hard = sorted({m.lower() for m in _HARD.findall(prompt)})
+    hard = sorted({m.lower() for m in hard_word.findall(prompt)})
     if hard:
         points = min(3.2, 0.8 * len(hard))
         score += points
         reasons.append(f"hard words {', '.join(hard)}: +{points:.1f}")
-    easy = sorted({m.lower() for m in _EASY.findall(prompt)})
+    easy = sorted({m.lower() for m in easy_word.findall(prompt)})
     if easy:
         points = min(1.6, 0.8 * len(easy))
         score -= points

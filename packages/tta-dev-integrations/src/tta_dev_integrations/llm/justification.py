@@ -42,7 +42,7 @@ MAX_ALTERNATIVES = 20
 """The most free models ``free_alternatives_tried`` may name."""
 MAX_ALIAS_CHARS = 100
 """The longest alias ``free_alternatives_tried`` may name."""
-_DELTA = re.compile(r"[+-]?[0-9]{1,4}(\.[0-9]{1,2})? ?%", re.ASCII)
+_DELTA = r"[+-]?[0-9]{1,4}(\.[0-9]{1,2})? ?%"  # compiled on first use, by re's cache
 
 
 def _shown(value: str, limit: int = 40) -> str:
@@ -113,7 +113,7 @@ def justification_problems(justification: Justification | None, catalog: Catalog
             problems.append(f"free_alternatives_tried names {_shown(alias)}, not in the catalog")
         elif not catalog[alias].free:
             problems.append(f"free_alternatives_tried names {alias!r}, which is not free")
-    if not _DELTA.fullmatch(justification.expected_quality_delta):
+    if not re.fullmatch(_DELTA, justification.expected_quality_delta, re.ASCII):
         problems.append(
             "expected_quality_delta must be an ASCII percentage like '+30%' or '-5.5%', "
             f"got {_shown(justification.expected_quality_delta)}"

@@ -38,7 +38,6 @@ import json
 import math
 import re
 import struct
-from base64 import b64decode
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +82,7 @@ _ANTHROPIC_IMAGE_MAX = 1600
 _OPENAI_TILE_MAX = 85 + 170 * 8
 _OPENAI_PATCH_MAX = 1536
 _GEMINI_TILE = 258
-_DATA_URL = re.compile(r"data:[^;,]*(;base64)?,(?P<data>.*)", re.DOTALL)
+_DATA_URL = r"data:[^;,]*(;base64)?,(?P<data>.*)"  # compiled on first use, by re's cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +211,11 @@ def _gemini(size: tuple[int, int] | None) -> int:
 def _image_bytes(image: ImagePart) -> bytes | None:
     if image.data is not None:
         return image.data
-    match = _DATA_URL.fullmatch(image.url or "")
+    match = re.fullmatch(_DATA_URL, image.url or "", re.DOTALL)
     if match is None or not match.group(1):
         return None
+    from base64 import b64decode  # here, not at the top: only data URLs need it
+
     try:
         return b64decode(match.group("data")[:65536], validate=False)
     except ValueError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,7 +50,9 @@ class ImagePart:
         """The image bytes, base64-encoded (``data`` images only)."""
         if self.data is None:
             raise ValueError("this ImagePart is a URL; it has no bytes to encode")
-        return base64.b64encode(self.data).decode("ascii")
+        from base64 import b64encode  # here, not at the top: only images need it
+
+        return b64encode(self.data).decode("ascii")
 
     @property
     def data_url(self) -> str:
@@ -250,7 +251,9 @@ def _part(value: Part | Mapping[str, Any] | str) -> Part:
     if kind == "image":
         data = value.get("data")
         if isinstance(data, str):
-            data = base64.b64decode(data)
+            from base64 import b64decode  # here, not at the top: only images need it
+
+            data = b64decode(data)
         return ImagePart(value.get("url"), data, value.get("media_type", "image/png"))
     raise ValueError(f"a content part has type 'text' or 'image', got {kind!r}")
 

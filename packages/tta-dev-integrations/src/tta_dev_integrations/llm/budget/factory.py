@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from tta_dev_integrations.llm.budget.ledger import Ledger
 
@@ -38,6 +37,8 @@ def open_ledger(url: str | None = None) -> Ledger:
     if not target:
         return SQLiteLedger()
     if target.lower().startswith(_SQLITE_SCHEME):
+        from pathlib import Path  # here, not at the top: pathlib costs ~2.5 ms to import
+
         return SQLiteLedger(Path(target[len(_SQLITE_SCHEME) + 1 :]))
     if "://" in target:
         scheme = target.split("://", 1)[0]
