@@ -5,14 +5,17 @@ protocol once: it validates arguments, builds the statements' parameters, keeps 
 that moved recorded whatever happens to the caller (a cancelled ``reserve`` gives its
 reservation back, a cancelled ``settle`` still records), and turns a backend's answers
 into the documented errors. A backend implements the ``_op_*`` methods: one transaction
-each, in its own dialect and with its own connections. Times reach the backends as
+each, in its own dialect and with its own connections (``reserve``, ``settle`` and
+``release`` run theirs through :func:`~.core.finish_despite_cancel`: a coroutine in a
+task of its own, a :class:`~.core.ThreadWork`, a transaction already handed to a worker
+thread, awaited directly). Times reach the backends as
 aware UTC datetimes; ``None`` for ``now`` means the database's (or the machine's) clock.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -439,9 +442,9 @@ class LedgerBase(LedgerStatistics, ABC):
         """Store the limit and its audit row; return the old limit."""
 
     @abstractmethod
-    async def _op_reserve(
+    def _op_reserve(
         self, params: dict[str, Any], now: datetime | None, lease: timedelta
-    ) -> tuple[SpendSummary | None, datetime]:
+    ) -> Awaitable[tuple[SpendSummary | None, datetime]]:
         """Charge expired leases, then reserve: ``(None, lease end)`` when it fits.
 
         Otherwise ``(the month as it stands, lease end)``; :class:`RequestIdTaken`
@@ -453,14 +456,14 @@ class LedgerBase(LedgerStatistics, ABC):
         """Move an open reservation's lease end to ``now + lease``."""
 
     @abstractmethod
-    async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
+    def _op_settle(self, settlement: Settlement, at: datetime) -> Awaitable[SpendSummary]:
         """Lock the entry, apply :func:`~.core.settlement_delta`, read its month.
 
         :class:`UnknownEntry` for an unknown request id.
         """
 
     @abstractmethod
-    async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
+    def _op_release(self, request_id: str, failed: bool, at: datetime) -> Awaitable[None]:
         """Release an open reservation, counting a failed call when ``failed``.
 
         Nothing for a closed one; :class:`UnknownEntry` for an unknown id.

@@ -9,16 +9,17 @@ rule added once holds on both. Shared statements use ``:name`` parameters (SQLit
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import getpass
 import json
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tta_dev_integrations.llm.budget.ledger import EntryState, Justification, LedgerEntry
 
@@ -43,6 +44,7 @@ __all__ = [
     "TAKE_QUOTA",
     "TRIED_MODELS",
     "BudgetDelta",
+    "ThreadWork",
     "audit",
     "call_outcome",
     "check_lease",
@@ -398,6 +400,23 @@ def correction_delta(
 _FINISHING: set[asyncio.Future[Any]] = set()
 
 
+class ThreadWork(Generic[T]):
+    """Work handed to a worker thread, which finishes it whatever happens to its awaiter.
+
+    Awaiting it awaits the thread's result. :func:`finish_despite_cancel` needs no task
+    and no shield for it: a cancelled caller still finds the work's outcome on
+    :attr:`done` (cancelled there only if the work never started).
+    """
+
+    __slots__ = ("done",)
+
+    def __init__(self, done: concurrent.futures.Future[T]) -> None:
+        self.done = done
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self.done).__await__()
+
+
 async def finish_despite_cancel(
     work: Awaitable[T],
     *,
@@ -410,20 +429,37 @@ async def finish_despite_cancel(
     still waits (up to ``wait_s``) for ``work`` to finish, then ``undo`` runs on its
     result (a reservation nobody will use is given back), and only then does the
     cancellation go on. A caller cancelled again while waiting leaves ``work`` (and its
-    undo) running in the background: it still completes.
+    undo) running in the background: it still completes. A coroutine runs in a task of
+    its own for that; a :class:`ThreadWork` is awaited directly.
     """
+    if isinstance(work, ThreadWork):
+        done: concurrent.futures.Future[T] = work.done
+        try:
+            return await asyncio.wrap_future(done)
+        except asyncio.CancelledError:
+            if done.cancelled():  # it never started: nothing happened
+                raise
+            await _see_through(asyncio.wrap_future(done), undo, wait_s)
+            raise
     task = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        finishing = asyncio.ensure_future(_finish(task, undo))
-        _FINISHING.add(finishing)
-        finishing.add_done_callback(_FINISHING.discard)
-        # Cancelled again, or out of time: it goes on in the background, the caller's
-        # cancellation goes on now.
-        with suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(asyncio.shield(finishing), wait_s)
+        await _see_through(task, undo, wait_s)
         raise
+
+
+async def _see_through(
+    task: asyncio.Future[T], undo: Callable[[T], Awaitable[object]] | None, wait_s: float
+) -> None:
+    """Wait (up to ``wait_s``) for a cancelled caller's work to finish, then undo it."""
+    finishing = asyncio.ensure_future(_finish(task, undo))
+    _FINISHING.add(finishing)
+    finishing.add_done_callback(_FINISHING.discard)
+    # Cancelled again, or out of time: it goes on in the background, the caller's
+    # cancellation goes on now.
+    with suppress(asyncio.CancelledError, TimeoutError):
+        await asyncio.wait_for(asyncio.shield(finishing), wait_s)
 
 
 async def _finish(task: asyncio.Future[T], undo: Callable[[T], Awaitable[object]] | None) -> None:

@@ -22,22 +22,25 @@ It takes about 1.7x the reservations per second, and a routed paid call's three 
 trips about half the time (``benchmarks/README.md``): a ledger of money keeps the
 durable setting by default; ``SQLiteLedger(synchronous="NORMAL")`` takes the trade.
 
-The standard library's ``sqlite3`` blocks, so each call runs in a worker thread
-(``asyncio.to_thread``) on the ledger's one connection, guarded by a lock. A dedicated
-connection thread instead (one executor of one thread per ledger) saved about 4 us a
-round trip sequentially and nothing at 100 concurrent calls, so it is not used: a routed
-call makes three round trips (``preflight``, ``reserve``, ``settle``). The rules
+The standard library's ``sqlite3`` blocks, so each call runs in a worker thread (a pool
+shared by the process's SQLite ledgers) on the ledger's one connection, guarded by a
+lock. A worker finishes a transaction whatever happens to its caller, so a reservation
+or settlement is awaited directly (:class:`~.core.ThreadWork`): no task or shield per
+call to survive a cancellation. A dedicated connection thread per ledger saved about
+4 us a round trip sequentially and nothing at 100 concurrent calls, so it is not used:
+a routed call makes three round trips (``preflight``, ``reserve``, ``settle``). The rules
 (checks, what a settlement does to the month, cancellation) are
 :class:`~tta_dev_integrations.llm.budget.base.LedgerBase`'s; this module holds the SQL.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +65,7 @@ from tta_dev_integrations.llm.budget.core import (
     TAKE_QUOTA,
     TRIED_MODELS,
     BudgetDelta,
+    ThreadWork,
     audit,
     call_outcome,
     correction_delta,
@@ -106,6 +110,25 @@ def _epoch(moment: datetime | None) -> float:
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+class _Workers:
+    """The process's worker threads for SQLite ledgers (new ones in a forked child)."""
+
+    pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def forget(cls) -> None:
+        cls.pool = None  # the parent's threads do not exist in a forked child
+
+
+os.register_at_fork(after_in_child=_Workers.forget)
+
+
+def _workers() -> ThreadPoolExecutor:
+    if _Workers.pool is None:
+        _Workers.pool = ThreadPoolExecutor(thread_name_prefix="tta-sqlite-ledger")
+    return _Workers.pool
 
 
 @contextmanager
@@ -262,8 +285,8 @@ class SQLiteLedger(LedgerBase):
             with suppress(sqlite3.Error):  # already unusable; the next call opens a new one
                 conn.close()
 
-    async def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self._call, operation)
+    def _run(self, operation: Callable[[sqlite3.Connection], T]) -> ThreadWork[T]:
+        return ThreadWork(_workers().submit(self._call, operation))
 
     # -- the backend's transactions -------------------------------------------------
 
@@ -304,7 +327,7 @@ class SQLiteLedger(LedgerBase):
             with self._lock:
                 self._drop_connection()
 
-        await asyncio.to_thread(operation)
+        await ThreadWork(_workers().submit(operation))
 
     async def _op_set_limit(
         self, scope: str, new: int | None, actor: str, reason: str, at: datetime
@@ -330,15 +353,15 @@ class SQLiteLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_reserve(
+    def _op_reserve(
         self, params: dict[str, Any], now: datetime | None, lease: timedelta
-    ) -> tuple[SpendSummary | None, datetime]:
+    ) -> ThreadWork[tuple[SpendSummary | None, datetime]]:
         at = _epoch(now)
         expires = at + lease.total_seconds()
         values = {**params, "now": at, "lease_expires_at": expires}
         scope, month = params["scope"], params["month"]
 
-        def operation(conn: sqlite3.Connection) -> SpendSummary | None:
+        def operation(conn: sqlite3.Connection) -> tuple[SpendSummary | None, datetime]:
             with _immediate(conn):
                 _charge_expired(conn, at, scope)
                 fits = conn.execute(RESERVE, values).rowcount == 1
@@ -346,12 +369,12 @@ class SQLiteLedger(LedgerBase):
                     conn.execute(ENSURE_BUDGET, values)
                     fits = conn.execute(RESERVE, values).rowcount == 1
                 if not fits:
-                    return _summary(conn, scope, month)
+                    return _summary(conn, scope, month), _utc(expires)
                 if conn.execute(INSERT_RESERVED, values).rowcount != 1:
                     raise RequestIdTaken  # rolls the reservation back
-            return None
+            return None, _utc(expires)
 
-        return await self._run(operation), _utc(expires)
+        return self._run(operation)
 
     async def _op_renew(self, request_id: str, now: datetime | None, lease: timedelta) -> bool:
         expires = _epoch(now) + lease.total_seconds()
@@ -367,7 +390,7 @@ class SQLiteLedger(LedgerBase):
 
         return await self._run(operation)
 
-    async def _op_settle(self, settlement: Settlement, at: datetime) -> SpendSummary:
+    def _op_settle(self, settlement: Settlement, at: datetime) -> ThreadWork[SpendSummary]:
         s = settlement
 
         def settle(conn: sqlite3.Connection, unsynced: bool) -> SpendSummary:
@@ -421,9 +444,9 @@ class SQLiteLedger(LedgerBase):
             except _MustSync:
                 return settle(conn, False)
 
-        return await self._run(operation)
+        return self._run(operation)
 
-    async def _op_release(self, request_id: str, failed: bool, at: datetime) -> None:
+    def _op_release(self, request_id: str, failed: bool, at: datetime) -> ThreadWork[None]:
         def operation(conn: sqlite3.Connection) -> None:
             # It gives a reservation back: the commit need not wait for the disk.
             with _immediate(conn, unsynced=self.synchronous == "FULL"):
@@ -446,7 +469,7 @@ class SQLiteLedger(LedgerBase):
                     failure = call_outcome(model, tier, at, ok=False, latency_s=None)
                     conn.execute(COUNT_CALL, failure)
 
-        await self._run(operation)
+        return self._run(operation)
 
     async def _op_correct(
         self, request_id: str, actual: int, actor: str, reason: str, at: datetime
