@@ -8,10 +8,12 @@ Every figure is a pair measured in the same run, against a baseline written by h
   2. the same, 100 calls at a time (``asyncio.gather``), per call; with the client CPU
      time per call beside it
   1b, 2b. (1) and (2) against raw ``httpx2`` (same pool limits and timeouts), the
-     faster raw client on this server: the overhead over the fastest client
-  3. time to the first streamed text: ``LLMPrimitive.stream`` vs ``client.stream`` and
-     ``aiter_lines`` up to the first ``data:`` line that carries text (each stream is
-     then read to its end, untimed); with the connections each opens per stream
+     faster raw client on this server and the one the providers use: the layer's own
+     overhead over the fastest client
+  3. time to the first streamed text: ``LLMPrimitive.stream`` vs raw ``httpx2``'s
+     ``client.stream`` and ``aiter_lines`` up to the first ``data:`` line that carries
+     text (each stream is then read to its end, untimed); with the connections each
+     opens per stream
   4. tokens per second of the local model: ``LLMPrimitive("local")`` with a
      ``LocalProvider`` vs ``create_chat_completion`` on the same ``llama_cpp.Llama``
      instance, same messages, ``max_tokens``, temperature 0 and seed
@@ -21,9 +23,10 @@ Every figure is a pair measured in the same run, against a baseline written by h
 The HTTP server is a canned OpenAI-compatible one (a chat completion, or for a
 streamed request an SSE sequence ending in ``data: [DONE]``), written on asyncio's
 ``Protocol`` and run in a separate process on 127.0.0.1, so it costs this process
-nothing and answers at once. Both sides use an ``httpx.AsyncClient`` with the same
-settings (httpx's default pool, the provider's timeouts, the same key header), one
-client each, reused for every call; each measurement gets fresh clients.
+nothing and answers at once. The provider runs on ``httpx2``; the raw clients are an
+``httpx.AsyncClient`` and an ``httpx2.AsyncClient`` with the same settings (the default
+pool, the provider's timeouts, the same key header), one client each, reused for every
+call; each measurement gets fresh clients.
 
 A check of httpx itself (raw client only, no target) follows: client CPU and wall time
 per call sequentially on a fresh pool, in bursts of 100 concurrent calls, and
@@ -64,6 +67,7 @@ from time import perf_counter, process_time
 from typing import Any, Literal
 
 import httpx
+import httpx2
 
 from machine import describe_machine
 from report import finish_run
@@ -382,6 +386,12 @@ class HTTPPair:
             timeout=httpx.Timeout(120.0, connect=10.0),
             headers={"authorization": f"Bearer {API_KEY}"},
         )
+        # The same on httpx2, the client library the provider itself uses.
+        self.client2 = httpx2.AsyncClient(
+            base_url=base_url,
+            timeout=httpx2.Timeout(120.0, connect=10.0),
+            headers={"authorization": f"Bearer {API_KEY}"},
+        )
 
     async def ours(self) -> str:
         response = await self.primitive.execute(REQUEST, self.context)
@@ -389,6 +399,12 @@ class HTTPPair:
 
     async def raw(self) -> str:
         response = await self.client.post("/chat/completions", json=PAYLOAD)
+        if response.status_code >= 400:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return str(response.json()["choices"][0]["message"]["content"])
+
+    async def raw2(self) -> str:
+        response = await self.client2.post("/chat/completions", json=PAYLOAD)
         if response.status_code >= 400:
             raise RuntimeError(f"HTTP {response.status_code}")
         return str(response.json()["choices"][0]["message"]["content"])
@@ -405,11 +421,11 @@ class HTTPPair:
         return first - start
 
     async def raw_first_token(self) -> float:
-        """The same by hand; the body is read to its end, so the connection is reused."""
+        """The same by hand on httpx2; the body is read to its end (connection reused)."""
         start = perf_counter()
         first = 0.0
         text: list[str] = []
-        async with self.client.stream(
+        async with self.client2.stream(
             "POST",
             "/chat/completions",
             json=STREAM_PAYLOAD,
@@ -438,21 +454,21 @@ class HTTPPair:
         request = LLMRequest.from_value(REQUEST)
         _check(api.build(request, MODEL_ID, stream=False).body == PAYLOAD, "same payload")
         _check(api.build(request, MODEL_ID, stream=True).body == STREAM_PAYLOAD, "same stream")
-        _check(await self.ours() == await self.raw() == ANSWER, "same answer")
-        _check(_pool_settings(self.provider._client) == _pool_settings(self.client), "same pool")  # type: ignore[attr-defined]
+        _check(await self.ours() == await self.raw() == await self.raw2() == ANSWER, "same answer")
+        ours = _pool_settings(self.provider._client)  # type: ignore[attr-defined]
+        _check(ours == _pool_settings(self.client) == _pool_settings(self.client2), "same pool")
 
     async def aclose(self) -> None:
         await self.provider.aclose()
         await self.client.aclose()
+        await self.client2.aclose()
 
 
-def _pool_settings(client: httpx.AsyncClient | None) -> tuple[object, ...]:
+def _pool_settings(client: httpx.AsyncClient | httpx2.AsyncClient | None) -> tuple[object, ...]:
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     names = ("_max_connections", "_max_keepalive_connections", "_keepalive_expiry")
-    return (
-        *(getattr(pool, name, None) for name in names),
-        client.timeout if client is not None else None,
-    )
+    timeout = client.timeout.as_dict() if client is not None else None
+    return (*(getattr(pool, name, None) for name in names), timeout)
 
 
 # -- timing ------------------------------------------------------------------------
@@ -505,7 +521,7 @@ async def bench_sequential(pair: HTTPPair, settings: Settings) -> list[Result]:
         result(
             walls,
             key="call_overhead",
-            label="(1) LLMPrimitive.execute, sequential",
+            label="(1) LLMPrimitive.execute over raw httpx, sequential",
             unit="ms/call",
             scale=1e3,
             target=0.3,
@@ -541,7 +557,7 @@ async def bench_concurrent(pair: HTTPPair, settings: Settings) -> list[Result]:
         result(
             walls,
             key="concurrent_overhead",
-            label=f"(2) {CONCURRENCY} concurrent execute calls",
+            label=f"(2) {CONCURRENCY} concurrent execute calls over raw httpx",
             unit="ms/call",
             scale=1e3,
             target=0.3,
@@ -560,40 +576,20 @@ async def bench_concurrent(pair: HTTPPair, settings: Settings) -> list[Result]:
 async def bench_fastest_client(pair: HTTPPair, settings: Settings) -> list[Result]:
     """(1b), (2b): ``execute`` over raw httpx2 (the faster raw client on this server).
 
-    Same pool limits, timeouts and key header as the httpx baseline; skipped when
-    httpx2 is not installed.
+    Same pool limits, timeouts and key header as the provider's own httpx2 client.
     """
-    if find_spec("httpx2") is None:
-        return []
-    import httpx2
-
-    client = httpx2.AsyncClient(
-        base_url=str(pair.client.base_url),
-        timeout=httpx2.Timeout(120.0, connect=10.0),
-        headers={"authorization": f"Bearer {API_KEY}"},
-    )
-
-    async def raw() -> str:
-        response = await client.post("/chat/completions", json=PAYLOAD)
-        if response.status_code >= 400:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        return str(response.json()["choices"][0]["message"]["content"])
 
     async def ours_burst() -> list[str]:
         return await asyncio.gather(*[pair.ours() for _ in range(CONCURRENCY)])
 
     async def raw_burst() -> list[str]:
-        return await asyncio.gather(*[raw() for _ in range(CONCURRENCY)])
+        return await asyncio.gather(*[pair.raw2() for _ in range(CONCURRENCY)])
 
-    try:
-        _check(await raw() == await pair.ours() == ANSWER, "httpx2 answers the same")
-        walls, _ = await compare(pair.ours, raw, settings.sample_seconds, settings.repeats)
-        bursts, _ = await compare(
-            ours_burst, raw_burst, settings.burst_sample_seconds, settings.burst_repeats,
-            per=CONCURRENCY, warm_up=1,
-        )  # fmt: skip
-    finally:
-        await client.aclose()
+    walls, _ = await compare(pair.ours, pair.raw2, settings.sample_seconds, settings.repeats)
+    bursts, _ = await compare(
+        ours_burst, raw_burst, settings.burst_sample_seconds, settings.burst_repeats,
+        per=CONCURRENCY, warm_up=1,
+    )  # fmt: skip
     return [
         result(walls, key="call_overhead_httpx2",
                label="(1b) execute over raw httpx2, sequential", unit="ms/call", scale=1e3,
@@ -624,7 +620,7 @@ async def bench_first_token(pair: HTTPPair, settings: Settings) -> list[Result]:
         result(
             times,
             key="first_token",
-            label="(3) time to first streamed token",
+            label="(3) time to first streamed token over raw httpx2",
             unit="ms",
             scale=1e3,
             target=0.3,
@@ -888,7 +884,9 @@ def _version(name: str) -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    packages = ("httpx", "httpx2", "httpcore", "anyio", "h11", "sniffio", "llama_cpp_python")
+    packages = (
+        "httpx", "httpx2", "httpcore", "httpcore2", "anyio", "h11", "sniffio", "llama_cpp_python"
+    )  # fmt: skip
     return describe_machine(packages={name: _version(name) for name in packages})
 
 
@@ -907,7 +905,8 @@ def print_table(results: Sequence[Result], settings: Settings, info: dict[str, A
     print(
         f"\nTTA.dev LLM layer benchmark  {date.today().isoformat()}  Python {info['python']}  "
         f"{info['cpu']} ({info['cores']} cores)  httpx {packages['httpx']}  "
-        f"httpcore {packages['httpcore']}  llama-cpp-python {packages['llama_cpp_python']}"
+        f"httpcore {packages['httpcore']}  httpx2 {packages['httpx2']}  "
+        f"httpcore2 {packages['httpcore2']}  llama-cpp-python {packages['llama_cpp_python']}"
     )
     print(
         f"best of {settings.repeats} samples of ~{settings.sample_seconds * 1e3:g} ms (1), "
