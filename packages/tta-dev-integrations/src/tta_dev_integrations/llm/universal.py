@@ -14,7 +14,6 @@ under the same rules (a paid fallback needs the justification and a new reservat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Literal
 from tta_dev_integrations.llm.attempts import Attempt, QuotaExhausted, Routing, capabilities_needed
 from tta_dev_integrations.llm.budget.core import finish_despite_cancel
 from tta_dev_integrations.llm.budget.journal import PendingJournal
+from tta_dev_integrations.llm.budget.lease import LeaseKeeper
 from tta_dev_integrations.llm.budget.ledger import (
     BudgetExceededError,
     Ledger,
@@ -608,21 +608,9 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         }
         await finish_despite_cancel(self._settle(settlement))
 
-    def _keep_lease(self, call: Attempt) -> asyncio.Task[None]:
+    def _keep_lease(self, call: Attempt) -> LeaseKeeper:
         """Renew a paid call's lease while it runs, so a long answer never outlives it."""
-
-        async def renew() -> None:
-            if call.model.free:
-                return
-            while True:  # tta: ignore[TTA001] - a periodic renewal, not a retry
-                await asyncio.sleep(self.lease_s / 3)
-                try:
-                    if not await self.ledger.renew(call.request_id, self.lease_s):
-                        return
-                except LedgerUnavailableError:
-                    logger.warning("could not renew the lease of %s", call.request_id)
-
-        return asyncio.create_task(renew(), name=f"tta-lease-{call.request_id[:8]}")
+        return LeaseKeeper(self.ledger, call.request_id, self.lease_s, paid=not call.model.free)
 
     async def _end(
         self, call: Attempt, response: LLMResponse, reserved_usd: float | None
