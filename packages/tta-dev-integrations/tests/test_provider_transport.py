@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -101,9 +102,10 @@ class RawServer:
 @contextlib.asynccontextmanager
 async def raw_server(
     answer: Callable[[RawServer, str, dict[str, str], asyncio.StreamWriter], Awaitable[bool]],
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[RawServer]:
     state = RawServer(answer)
-    server = await asyncio.start_server(state.serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(state.serve, "127.0.0.1", 0, ssl=tls)
     state.port = server.sockets[0].getsockname()[1]
     try:
         yield state
@@ -238,6 +240,167 @@ async def test_a_key_echoed_by_a_proxy_is_scrubbed(no_proxy_env: pytest.MonkeyPa
     assert "proxy refused credentials" in str(caught.value)
     assert KEY not in str(caught.value)
     assert KEY not in repr(caught.value)
+
+
+@dataclass
+class Certificates:
+    """A throw-away CA (its PEM file) and a server context with a cert it signed."""
+
+    ca_file: str
+    server: ssl.SSLContext
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tta test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    ca_file = directory / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain = directory / "server.pem"
+    chain.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(chain)
+    return Certificates(str(ca_file), server)
+
+
+@dataclass
+class Tunnels:
+    """What a CONNECT proxy was asked for."""
+
+    lines: list[str] = field(default_factory=list)
+    port: int = 0
+
+
+@contextlib.asynccontextmanager
+async def tunnelling_proxy() -> AsyncIterator[Tunnels]:
+    """An HTTP proxy that opens CONNECT tunnels (and refuses anything else)."""
+    tunnels = Tunnels()
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        with contextlib.suppress(ConnectionError, OSError):
+            sink.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        line = head.decode("latin-1").split("\r\n", 1)[0]
+        tunnels.lines.append(line)
+        method, target, _ = line.split(" ", 2)
+        if method != "CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
+            writer.close()
+            return
+        host, _, port = target.rpartition(":")
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    tunnels.port = server.sockets[0].getsockname()[1]
+    try:
+        yield tunnels
+    finally:
+        server.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1)
+
+
+async def test_https_through_a_proxy_tunnel_from_the_environment(
+    no_proxy_env: pytest.MonkeyPatch, certificates: Certificates
+) -> None:
+    no_proxy_env.setenv("SSL_CERT_FILE", certificates.ca_file)
+    async with (
+        raw_server(_canned_answer, tls=certificates.server) as origin,
+        tunnelling_proxy() as proxy,
+    ):
+        no_proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        async with provider_at(f"https://127.0.0.1:{origin.port}/v1") as provider:
+            replies = [await provider.complete(request(), "m") for _ in range(3)]
+    assert [r.content for r in replies] == ["via proxy"] * 3
+    assert proxy.lines == [f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1"]  # one tunnel, kept
+    assert origin.lines == ["POST /v1/chat/completions HTTP/1.1"] * 3
+    assert origin.heads[0]["authorization"] == f"Bearer {KEY}"  # inside the tunnel only
+
+
+async def test_ssl_cert_file_from_the_environment_is_trusted(
+    no_proxy_env: pytest.MonkeyPatch, certificates: Certificates
+) -> None:
+    no_proxy_env.delenv("SSL_CERT_FILE", raising=False)
+    no_proxy_env.delenv("SSL_CERT_DIR", raising=False)
+    async with raw_server(_canned_answer, tls=certificates.server) as origin:
+        base_url = f"https://127.0.0.1:{origin.port}/v1"
+        async with provider_at(base_url) as provider:
+            with pytest.raises(ProviderUnavailableError, match="ConnectError"):
+                await provider.complete(request(), "m")  # a CA nobody trusts
+        no_proxy_env.setenv("SSL_CERT_FILE", certificates.ca_file)
+        async with provider_at(base_url) as provider:
+            assert (await provider.complete(request(), "m")).content == "via proxy"
 
 
 # -- the pool ------------------------------------------------------------------------
