@@ -1,7 +1,8 @@
 """What the providers' HTTP transport must keep, whichever client library carries it.
 
-Every test talks to real loopback sockets: a forwarding-style HTTP proxy named by
-``HTTP_PROXY``/``HTTPS_PROXY`` (and skipped for ``NO_PROXY`` hosts), one pooled
+Every test talks to real loopback sockets: an HTTP proxy named by ``HTTP_PROXY`` (and
+skipped for ``NO_PROXY`` hosts), HTTPS through a CONNECT tunnel named by
+``HTTPS_PROXY`` to a TLS server whose CA comes from ``SSL_CERT_FILE``, one pooled
 connection for sequential calls, connect and read timeouts that become the layer's
 errors, streams cut in the middle of a chunk, a proxy that echoes the key, and an
 import of the LLM layer that loads no HTTP client at all.
