@@ -64,9 +64,9 @@ def count_trips(ledger: LedgerBase) -> list[int]:
     trips = [0]
     run = ledger._run  # type: ignore[attr-defined]
 
-    async def counted(operation: Any) -> Any:
+    async def counted(operation: Any, **how: Any) -> Any:
         trips[0] += 1
-        return await run(operation)
+        return await run(operation, **how)
 
     ledger._run = counted  # type: ignore[attr-defined]
     return trips

@@ -82,6 +82,7 @@ from tta_dev_integrations.llm.budget.sqlite_file import (
     file_in_the_way,
     use_wal,
 )
+from tta_dev_integrations.llm.budget.sqlite_group import Job, JobQueue, run_together
 from tta_dev_integrations.llm.budget.statistics import DaysQuery, TriedQuery
 
 __all__ = ["SQLiteLedger", "default_ledger_path"]
@@ -137,8 +138,20 @@ def _immediate(conn: sqlite3.Connection, *, unsynced: bool = False) -> Iterator[
 
     ``unsynced``: a ``synchronous=FULL`` connection commits it without waiting for the
     disk; the next synced commit syncs it (see the module docstring). SQLite takes the
-    level only between transactions.
+    level only between transactions. Inside a group's transaction
+    (:mod:`~.sqlite_group`) it is a savepoint, committed with the group.
     """
+    grouped = conn.in_transaction
+    if grouped:  # one of a group's transactions: a savepoint of its own
+        conn.execute("SAVEPOINT tta_job")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO tta_job")
+            conn.execute("RELEASE tta_job")
+            raise
+        conn.execute("RELEASE tta_job")
+        return
     if unsynced:
         conn.execute("PRAGMA synchronous = NORMAL")
     try:
@@ -218,6 +231,7 @@ class SQLiteLedger(LedgerBase):
         self.synchronous = synchronous
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._jobs = JobQueue(self._serve, lambda drain: _workers().submit(drain))
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self.path)!r})"
@@ -285,8 +299,41 @@ class SQLiteLedger(LedgerBase):
             with suppress(sqlite3.Error):  # already unusable; the next call opens a new one
                 conn.close()
 
-    def _run(self, operation: Callable[[sqlite3.Connection], T]) -> ThreadWork[T]:
-        return ThreadWork(_workers().submit(self._call, operation))
+    def _run(
+        self, operation: Callable[[sqlite3.Connection], T], *, group: bool = False
+    ) -> ThreadWork[T]:
+        """Queue ``operation`` for the connection; ``group``: it may share a COMMIT."""
+        return ThreadWork(self._jobs.put(Job(operation, groupable=group)))
+
+    def _serve(self, jobs: list[Job[Any]]) -> None:
+        """Run queued jobs in order: runs of two or more groupable ones together."""
+        start = 0
+        while start < len(jobs):
+            end = start
+            while end < len(jobs) and jobs[end].groupable:
+                end += 1
+            if end - start >= 2:
+                self._serve_together(jobs[start:end])
+                start = end
+            else:
+                self._serve_alone(jobs[start])
+                start += 1
+
+    def _serve_alone(self, job: Job[Any]) -> None:
+        try:
+            job.done.set_result(self._call(job.operation))
+        except Exception as error:
+            job.done.set_exception(error)
+
+    def _serve_together(self, jobs: list[Job[Any]]) -> None:
+        with self._lock:
+            try:
+                if run_together(self._connect(), jobs):
+                    return
+            except (sqlite3.Error, OSError):
+                self._drop_connection()  # each job, alone, reports what is wrong
+        for job in jobs:
+            self._serve_alone(job)
 
     # -- the backend's transactions -------------------------------------------------
 
@@ -302,13 +349,13 @@ class SQLiteLedger(LedgerBase):
                         break
             return counts
 
-        return await self._run(operation)
+        return await self._run(operation, group=True)
 
     async def _read(self, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         def operation(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
             return conn.execute(statement, params).fetchall()
 
-        return await self._run(operation)
+        return await self._run(operation, group=True)
 
     def _stamp(self, moment: datetime) -> float:
         return moment.timestamp()
@@ -374,7 +421,7 @@ class SQLiteLedger(LedgerBase):
                     raise RequestIdTaken  # rolls the reservation back
             return None, _utc(expires)
 
-        return self._run(operation)
+        return self._run(operation, group=True)
 
     async def _op_renew(self, request_id: str, now: datetime | None, lease: timedelta) -> bool:
         expires = _epoch(now) + lease.total_seconds()
@@ -388,7 +435,7 @@ class SQLiteLedger(LedgerBase):
                 )
                 return cursor.rowcount == 1
 
-        return await self._run(operation)
+        return await self._run(operation, group=True)
 
     def _op_settle(self, settlement: Settlement, at: datetime) -> ThreadWork[SpendSummary]:
         s = settlement
@@ -427,7 +474,7 @@ class SQLiteLedger(LedgerBase):
             # The level is set between transactions, so the entry is read first to see
             # whether this settlement can only lower the month; re-checked under the lock.
             unsynced = False
-            if self.synchronous == "FULL":
+            if self.synchronous == "FULL" and not conn.in_transaction:
                 row = conn.execute(_ENTRY, (s.request_id,)).fetchone()
                 if row is not None:
                     delta = settlement_delta(
@@ -444,7 +491,7 @@ class SQLiteLedger(LedgerBase):
             except _MustSync:
                 return settle(conn, False)
 
-        return self._run(operation)
+        return self._run(operation, group=True)
 
     def _op_release(self, request_id: str, failed: bool, at: datetime) -> ThreadWork[None]:
         def operation(conn: sqlite3.Connection) -> None:
@@ -469,7 +516,7 @@ class SQLiteLedger(LedgerBase):
                     failure = call_outcome(model, tier, at, ok=False, latency_s=None)
                     conn.execute(COUNT_CALL, failure)
 
-        return self._run(operation)
+        return self._run(operation, group=True)
 
     async def _op_correct(
         self, request_id: str, actual: int, actor: str, reason: str, at: datetime
@@ -541,16 +588,18 @@ class SQLiteLedger(LedgerBase):
             conn.execute("COMMIT")
             return True
 
-        return await self._run(operation)
+        return await self._run(operation, group=True)
 
     async def _op_summary(self, scope: str, month: str, now: datetime | None) -> SpendSummary:
         at = _epoch(now)
-        return await self._run(lambda conn: _summary_now(conn, scope, month, at))
+        return await self._run(lambda conn: _summary_now(conn, scope, month, at), group=True)
 
     async def _op_model_days(
         self, models: list[str], tier: str | None, since_day: int
     ) -> list[tuple[Any, ...]]:
-        return await self._run(lambda conn: _model_days(conn, (models, tier, since_day)))
+        return await self._run(
+            lambda conn: _model_days(conn, (models, tier, since_day)), group=True
+        )
 
     async def _op_preflight(
         self, scope: str, month: str, now: datetime | None, days: DaysQuery, tried: TriedQuery
@@ -567,4 +616,4 @@ class SQLiteLedger(LedgerBase):
             params = {"correlation_id": tried[0], "since": tried[1].timestamp()}
             return summary, rows, [row[0] for row in conn.execute(TRIED_MODELS, params)]
 
-        return await self._run(operation)
+        return await self._run(operation, group=True)
