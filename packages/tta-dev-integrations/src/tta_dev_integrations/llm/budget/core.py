@@ -8,7 +8,6 @@ rule added once holds on both. Shared statements use ``:name`` parameters (SQLit
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import getpass
 import json
@@ -19,9 +18,12 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tta_dev_integrations.llm.budget.ledger import EntryState, Justification, LedgerEntry
+
+if TYPE_CHECKING:  # asyncio (and ssl, which it imports) loads when a call needs it
+    import asyncio
 
 __all__ = [
     "AUDIT",
@@ -414,6 +416,8 @@ class ThreadWork(Generic[T]):
         self.done = done
 
     def __await__(self) -> Generator[Any, None, T]:
+        import asyncio
+
         return asyncio.wrap_future(self.done).__await__()
 
 
@@ -432,6 +436,8 @@ async def finish_despite_cancel(
     undo) running in the background: it still completes. A coroutine runs in a task of
     its own for that; a :class:`ThreadWork` is awaited directly.
     """
+    import asyncio
+
     if isinstance(work, ThreadWork):
         done: concurrent.futures.Future[T] = work.done
         try:
@@ -453,6 +459,8 @@ async def _see_through(
     task: asyncio.Future[T], undo: Callable[[T], Awaitable[object]] | None, wait_s: float
 ) -> None:
     """Wait (up to ``wait_s``) for a cancelled caller's work to finish, then undo it."""
+    import asyncio
+
     finishing = asyncio.ensure_future(_finish(task, undo))
     _FINISHING.add(finishing)
     finishing.add_done_callback(_FINISHING.discard)

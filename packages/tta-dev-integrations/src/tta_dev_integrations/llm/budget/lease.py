@@ -8,10 +8,13 @@ until one is due: a timer, not a task, waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from tta_dev_integrations.llm.budget.ledger import Ledger, LedgerUnavailableError
+
+if TYPE_CHECKING:  # asyncio loads when a call needs it, not with the LLM layer
+    import asyncio
 
 __all__ = ["LeaseKeeper"]
 
@@ -34,16 +37,22 @@ class LeaseKeeper:
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         if paid:
+            import asyncio
+
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(lease_s / 3, self._start)
 
     def _start(self) -> None:
+        import asyncio
+
         self._timer = None
         self._task = asyncio.get_running_loop().create_task(
             self._renew(), name=f"tta-lease-{self._request_id[:8]}"
         )
 
     async def _renew(self) -> None:
+        import asyncio
+
         while True:  # tta: ignore[TTA001] - a periodic renewal, not a retry
             try:
                 if not await self._ledger.renew(self._request_id, self._lease_s):

@@ -25,11 +25,11 @@ durable setting by default; ``SQLiteLedger(synchronous="NORMAL")`` takes the tra
 The standard library's ``sqlite3`` blocks, so each call runs in a worker thread (a pool
 shared by the process's SQLite ledgers) on the ledger's one connection, guarded by a
 lock. Transactions that queue while the connection is busy share one COMMIT
-(:mod:`~.sqlite_group`): at 100 calls in flight, one wait for the disk serves many. A worker finishes a transaction whatever happens to its caller, so a reservation
-or settlement is awaited directly (:class:`~.core.ThreadWork`): no task or shield per
-call to survive a cancellation. A dedicated connection thread per ledger saved about
-4 us a round trip sequentially and nothing at 100 concurrent calls, so it is not used:
-a routed call makes three round trips (``preflight``, ``reserve``, ``settle``). The rules
+(:mod:`~.sqlite_group`): at 100 calls in flight, one wait for the disk serves many. A
+worker finishes a transaction whatever happens to its caller, so a reservation or
+settlement is awaited directly (:class:`~.core.ThreadWork`): no task or shield per call
+to survive a cancellation. A routed paid call makes three round trips (``preflight``,
+``reserve``, ``settle``), one synced COMMIT (the reservation's). The rules
 (checks, what a settlement does to the month, cancellation) are
 :class:`~tta_dev_integrations.llm.budget.base.LedgerBase`'s; this module holds the SQL.
 """
