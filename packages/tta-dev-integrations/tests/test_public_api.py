@@ -30,10 +30,12 @@ def test_all_is_sorted_resolvable_and_documented(module_name: str) -> None:
             assert inspect.getdoc(obj), f"{module_name}.{name} has no docstring"
 
 
-# Loaded on first use, never by importing the layer: HTTP clients (and the providers'
-# SDKs), database drivers, pricing data, the local model, telemetry SDKs, the secrets
-# loader and its sources (python-dotenv).
+# Loaded on first use, never by importing the layer: asyncio (~12 ms with ssl, which it
+# imports), HTTP clients, database drivers, pricing data, the local model, telemetry
+# SDKs, the secrets loader and its sources (python-dotenv).
 HEAVY = (
+    "asyncio",
+    "ssl",
     "httpx",
     "httpx2",
     "sqlite3",
