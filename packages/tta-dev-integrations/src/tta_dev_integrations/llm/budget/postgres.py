@@ -10,6 +10,13 @@ every committed reservation, with no lost update and none of SERIALIZABLE's retr
 Changes of several rows lock entries before budgets, in the same order everywhere, so
 they do not deadlock; a deadlock or serialization failure all the same is retried.
 
+A transaction that can only *lower* the month (a settlement at or under its
+reservation, a release, a $0 record, feedback) commits with ``synchronous_commit`` off:
+it returns before its WAL reaches the disk. WAL is flushed in order, so the next
+synchronous commit (every reservation is one) makes it durable too; if the server
+crashes first, the reservation it closed is charged, unconfirmed, when its lease ends:
+the month over-counts, never under-counts. Everything else waits for the flush.
+
 Sessions set ``lock_timeout`` (10 s) and ``idle_in_transaction_session_timeout`` (60 s),
 so a hung worker cannot hold a budget row for long. Lease times come from the
 database's clock (``now()``), so a worker whose clock runs ahead cannot charge live
@@ -92,6 +99,8 @@ _INSERT_RESERVED = (
 )
 _MOVE_MONEY = pyformat(MOVE_MONEY)
 _COUNT_CALL = pyformat(COUNT_CALL)
+# This transaction can only lower the month: its COMMIT need not wait for the WAL flush.
+_NO_WAIT = "SET LOCAL synchronous_commit = off"
 
 
 @cache
@@ -221,6 +230,8 @@ class PostgresLedger(LedgerBase):
     ) -> list[int]:
         async def operation(conn: Connection) -> list[int]:
             counts: list[int] = []
+            if not moves_money:
+                await conn.execute(_NO_WAIT)
             for statement, params in steps:
                 counts.append((await conn.execute(_dialect(statement), params)).rowcount)
                 if counts[-1] == 0:
@@ -343,6 +354,8 @@ class PostgresLedger(LedgerBase):
             )
             if delta is None:  # settled already (or a free call): nothing changes
                 return await steps.summary(conn, scope, month)
+            if delta.lowers_only():
+                await conn.execute(_NO_WAIT)
             await conn.execute(
                 "UPDATE tta_entries SET state = 'settled', actual_micros = %s, ok = %s,"
                 " measured = %s, unconfirmed = FALSE, latency_s = %s, input_tokens = %s,"
@@ -375,6 +388,7 @@ class PostgresLedger(LedgerBase):
                     raise UnknownEntry
                 return
             scope, month, reserved, model, tier = row
+            await conn.execute(_NO_WAIT)  # it gives a reservation back
             await conn.execute(_MOVE_MONEY, BudgetDelta(reserved=-reserved).params(scope, month))
             if failed:
                 failure = call_outcome(model, tier, at, ok=False, latency_s=None)
