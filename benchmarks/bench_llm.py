@@ -585,8 +585,8 @@ async def bench_fastest_client(pair: HTTPPair, settings: Settings) -> list[Resul
     async def raw_burst() -> list[str]:
         return await asyncio.gather(*[pair.raw2() for _ in range(CONCURRENCY)])
 
-    walls, _ = await compare(pair.ours, pair.raw2, settings.sample_seconds, settings.repeats)
-    bursts, _ = await compare(
+    walls, cpus = await compare(pair.ours, pair.raw2, settings.sample_seconds, settings.repeats)
+    bursts, burst_cpus = await compare(
         ours_burst, raw_burst, settings.burst_sample_seconds, settings.burst_repeats,
         per=CONCURRENCY, warm_up=1,
     )  # fmt: skip
@@ -594,9 +594,15 @@ async def bench_fastest_client(pair: HTTPPair, settings: Settings) -> list[Resul
         result(walls, key="call_overhead_httpx2",
                label="(1b) execute over raw httpx2, sequential", unit="ms/call", scale=1e3,
                target=0.1),
+        result(cpus, key="call_cpu_httpx2",
+               label="(1b, context) client CPU, sequential", unit="ms/call", scale=1e3,
+               target=None),
         result(bursts, key="concurrent_overhead_httpx2",
                label=f"(2b) {CONCURRENCY} concurrent execute over raw httpx2",
                unit="ms/call", scale=1e3, target=0.1),
+        result(burst_cpus, key="concurrent_cpu_httpx2",
+               label=f"(2b, context) client CPU, {CONCURRENCY} concurrent", unit="ms/call",
+               scale=1e3, target=None),
     ]  # fmt: skip
 
 
