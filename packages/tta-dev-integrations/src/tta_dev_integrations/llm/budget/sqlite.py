@@ -84,6 +84,7 @@ from tta_dev_integrations.llm.budget.sqlite_file import (
     use_wal,
 )
 from tta_dev_integrations.llm.budget.sqlite_group import Job, JobQueue, run_together
+from tta_dev_integrations.llm.budget.sqlite_reader import Readers
 from tta_dev_integrations.llm.budget.statistics import DaysQuery, TriedQuery
 
 __all__ = ["SQLiteLedger", "default_ledger_path"]
@@ -233,6 +234,7 @@ class SQLiteLedger(LedgerBase):
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._jobs = JobQueue(self._serve, lambda drain: _workers().submit(drain))
+        self._readers = Readers(self.path)
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self.path)!r})"
@@ -374,6 +376,7 @@ class SQLiteLedger(LedgerBase):
         def operation() -> None:
             with self._lock:
                 self._drop_connection()
+            self._readers.close()
 
         await ThreadWork(_workers().submit(operation))
 
@@ -607,14 +610,26 @@ class SQLiteLedger(LedgerBase):
     ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
         at = _epoch(now)
 
-        def operation(
-            conn: sqlite3.Connection,
+        def reads(
+            conn: sqlite3.Connection, summary: SpendSummary
         ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None]:
-            summary = _summary_now(conn, scope, month, at)
             rows = _model_days(conn, days)
             if tried is None:
                 return summary, rows, None
             params = {"correlation_id": tried[0], "since": tried[1].timestamp()}
             return summary, rows, [row[0] for row in conn.execute(TRIED_MODELS, params)]
 
-        return await self._run(operation, group=True)
+        def here(
+            conn: sqlite3.Connection,
+        ) -> tuple[SpendSummary, list[tuple[Any, ...]], list[str] | None] | None:
+            if conn.execute(_ANY_EXPIRED, (at, scope)).fetchone() is not None:
+                return None  # leases to charge first: a write, the worker's
+            return reads(conn, _summary(conn, scope, month))
+
+        if self._conn is not None:  # migrated: the file is there, in WAL mode
+            answer = self._readers.read(here)
+            if answer is not None:
+                return answer
+        return await self._run(
+            lambda conn: reads(conn, _summary_now(conn, scope, month, at)), group=True
+        )
