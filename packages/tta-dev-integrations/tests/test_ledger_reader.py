@@ -106,3 +106,19 @@ async def test_without_read_only_access_the_worker_answers(
     assert seen.summary.reserved_micros == 700
     await ledger.preflight("team", MONTH, ["m"], "low")
     assert trips == [2]
+
+
+@pytest.mark.parametrize("name", ["ledger.db", "a dir #1?/ledger %20.db"])
+async def test_a_relative_or_odd_path_reads_here_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger = SQLiteLedger(name)
+    try:
+        await reserve(ledger, "a")
+        trips = worker_trips(ledger)
+        seen = await ledger.preflight("team", MONTH, ["m"], "low")
+        assert trips == [0]
+        assert seen.summary.reserved_micros == 700
+    finally:
+        await ledger.close()

@@ -41,7 +41,7 @@ class Readers:
         if conn is None:
             try:
                 conn = self._connect()
-            except sqlite3.Error:  # no read-only access here: every read takes the worker
+            except (sqlite3.Error, OSError, ValueError):  # no read-only access: the worker reads
                 self._refused = True
                 return None
         try:
@@ -52,7 +52,7 @@ class Readers:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            f"{self.path.as_uri()}?mode=ro",
+            f"{self.path.resolve().as_uri()}?mode=ro",
             uri=True,
             timeout=0,  # never wait for a lock here
             isolation_level=None,
