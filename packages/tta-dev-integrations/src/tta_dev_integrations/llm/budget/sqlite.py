@@ -297,6 +297,7 @@ class SQLiteLedger(LedgerBase):
                 raise self._unavailable(error) from error
 
     def _drop_connection(self) -> None:
+        self._readers.close()  # they would read the same file: start again with it
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with suppress(sqlite3.Error):  # already unusable; the next call opens a new one
@@ -376,7 +377,6 @@ class SQLiteLedger(LedgerBase):
         def operation() -> None:
             with self._lock:
                 self._drop_connection()
-            self._readers.close()
 
         await ThreadWork(_workers().submit(operation))
 
