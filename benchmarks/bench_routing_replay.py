@@ -7,11 +7,14 @@ threshold, the router's evidence) comes from the first half; every reported figu
 measured on the second.
 
 The router: :class:`~tta_dev_integrations.llm.prompt_signal.PromptScorer` predicts the
-strong model's gain over the cheapest on each prompt (its learning rate and epochs chosen
-by 2-fold cross-validation inside the first half); a threshold calibrated on the first
-half's out-of-fold scores to a share of paid calls (:func:`threshold_for_share`) turns
-the score into a tier
-(``high`` at or above it, else ``low``); the real
+strong model's gain over the cheapest on each prompt. Its settings (squared or logistic
+loss, learning rate, the share of the nearest judged prompts' mean gain blended in) and
+the ranking (by the predicted gain, or by the gain per extra dollar the strong model is
+expected to cost on the prompt) are chosen by 2-fold cross-validation inside the first
+half (:func:`~tta_dev_integrations.llm.prompt_signal.cross_validate`, on the out-of-fold
+scores' mean quality over a random router at the same cost); a threshold calibrated on
+the first half's out-of-fold values to a share of paid calls (:func:`threshold_for_share`)
+turns the value into a tier (``high`` at or above it, else ``low``); the real
 :func:`~tta_dev_integrations.llm.routing.decide` (``careful``, justified) picks the model
 for the tier from catalog priors built by the shipped catalog's MMLU recipe (MMLU / 100;
 the high tier 0.15 lower for models below the frontier), costs from the project's
@@ -46,7 +49,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -63,7 +66,9 @@ from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
 from tta_dev_integrations.llm.policy import Exploration, MemoryEvidence
 from tta_dev_integrations.llm.pricing import cost_of
 from tta_dev_integrations.llm.prompt_signal import (
-    PromptScorer,
+    ScorerSettings,
+    cross_validate,
+    gain_per_usd,
     threshold_for_share,
     tier_for_score,
 )
@@ -118,7 +123,8 @@ class Item:
     scores: dict[str, float]
     cost: dict[str, float] = field(default_factory=dict)
     worst: dict[str, float] = field(default_factory=dict)  # what the router expects to pay
-    score: float = 0.0  # the scorer's prediction
+    gain: float = 0.0  # the scorer's predicted gain
+    score: float = 0.0  # what the threshold ranks: the gain, or the gain per extra dollar
 
 
 def load(quick: bool) -> dict[str, list[Item]]:
@@ -206,6 +212,32 @@ def apgr(items: list[Item], scores: list[float], cheapest: str) -> float:
     return total / len(items)
 
 
+def over_random(items: list[Item], values: list[float], cheapest: str) -> float:
+    """Mean quality over a random router at the same cost, paid shares 5-95%, two models.
+
+    The prompts with the highest ``values`` go to the strongest model, the rest to the
+    cheapest; quality in fractions of always-strongest's. What the cross-validation
+    maximises inside the training half.
+    """
+    n = len(items)
+    q_strong = sum(it.scores[STRONG] for it in items)
+    q_cheap = sum(it.scores[cheapest] for it in items)
+    c_strong = sum(it.cost[STRONG] for it in items)
+    c_cheap = sum(it.cost[cheapest] for it in items)
+    ranked = sorted(range(n), key=lambda i: -values[i])
+    q, c, sent, total = q_cheap, c_cheap, 0, 0.0
+    shares = [i / 20 for i in range(1, 20)]
+    for share in shares:
+        while sent < round(share * n):
+            it = items[ranked[sent]]
+            q += it.scores[STRONG] - it.scores[cheapest]
+            c += it.cost[STRONG] - it.cost[cheapest]
+            sent += 1
+        paid = max(0.0, min(1.0, (c - c_cheap) / (c_strong - c_cheap)))
+        total += (q - (q_cheap + paid * (q_strong - q_cheap))) / q_strong
+    return total / len(shares)
+
+
 def saving_at(curve: list[tuple[float, float]], quality: float, full_cost: float) -> float:
     """1 - cost/full at the cheapest point of the curve (cost, quality) reaching ``quality``."""
     ordered = sorted(curve)
@@ -221,7 +253,7 @@ def saving_at(curve: list[tuple[float, float]], quality: float, full_cost: float
 
 
 def evaluate(
-    items: list[Item], shares: list[float], primitive_items: int, grid: list[tuple[float, int]]
+    items: list[Item], shares: list[float], primitive_items: int, grid: list[ScorerSettings]
 ) -> dict[str, Any]:
     """Train on the first half, report on the second (see the module docstring)."""
     models = [catalog_entry(m) for m in items[0].scores]
@@ -231,41 +263,53 @@ def evaluate(
         }
     train, test = halves(items)
     cheapest = min(models, key=lambda m: sum(it.cost[m.alias] for it in train)).alias
-    # The scorer's learning rate and epochs are chosen by 2-fold cross-validation inside
-    # the training half (APGR of the out-of-fold scores); the out-of-fold scores of the
-    # chosen settings also calibrate the threshold (a scorer scores the prompts it was
-    # fit on higher than new ones).
-    folds = (train[0::2], train[1::2])
-    best: tuple[float, float, int, dict[str, float]] | None = None
-    for rate, epochs in grid:
-        out_of_fold: dict[str, float] = {}
-        for fold, other in (folds, folds[::-1]):
-            fitted = PromptScorer.fit(
-                [it.text for it in other], gains(other, cheapest), rate=rate, epochs=epochs
-            )
-            out_of_fold.update((it.id, fitted.score(it.text)) for it in fold)
-        figure = apgr(train, [out_of_fold[it.id] for it in train], cheapest)
-        if best is None or figure > best[0]:
-            best = (figure, rate, epochs, out_of_fold)
-    assert best is not None
-    _, rate, epochs, out_of_fold = best
-    started = time.perf_counter()
-    scorer = PromptScorer.fit(
-        [it.text for it in train], gains(train, cheapest), rate=rate, epochs=epochs
-    )
-    fit_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for it in test:
-        it.score = scorer.score(it.text)
-    score_us = (time.perf_counter() - started) / len(test) * 1e6
-    for it in train:
-        it.score = out_of_fold[it.id]
-    train_scores = [it.score for it in train]
     mean_out = {m.alias: fmean(it.out_tokens[m.alias] for it in train) for m in models}
     for it in items:
         it.worst = {
             m.alias: cost_of(m, Usage(it.in_tokens, round(mean_out[m.alias]))).usd for m in models
         }
+    extra = [it.worst[STRONG] - it.worst[cheapest] for it in train]
+
+    def per_usd(scores: Sequence[float]) -> list[float]:
+        return [gain_per_usd(g, e) for g, e in zip(scores, extra, strict=True)]
+
+    # The scorer's settings (loss, learning rate, neighbours' share) and the ranking (by
+    # predicted gain, or by gain per extra dollar on the prompt's expected cost) are
+    # chosen by 2-fold cross-validation inside the training half: the out-of-fold
+    # scores' mean quality over a random router at the same cost, paid shares 5-95%.
+    # The chosen out-of-fold scores also calibrate the threshold (a scorer scores the
+    # prompts it was fit on higher than new ones).
+    def criterion(scores: Sequence[float]) -> float:
+        return max(
+            over_random(train, list(scores), cheapest),
+            over_random(train, per_usd(scores), cheapest),
+        )
+
+    found = cross_validate(
+        [it.text for it in train], gains(train, cheapest), grid, criterion=criterion
+    )
+    settings = found.chosen
+    out_of_fold = list(found.out_of_fold[settings])
+    by_gain = over_random(train, out_of_fold, cheapest)
+    by_usd = over_random(train, per_usd(out_of_fold), cheapest)
+    ranking = "gain per dollar" if by_usd > by_gain else "gain"
+    started = time.perf_counter()
+    scorer = settings.fit([it.text for it in train], gains(train, cheapest))
+    fit_s = time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    for it in test:
+        it.gain = scorer.score(it.text)
+    score_us = (time.perf_counter() - started) / len(test) * 1e6
+    score_cpu_us = (time.process_time() - cpu) / len(test) * 1e6
+    for it, g in zip(train, out_of_fold, strict=True):
+        it.gain = g
+    for it in items:
+        it.score = (
+            gain_per_usd(it.gain, it.worst[STRONG] - it.worst[cheapest])
+            if ranking == "gain per dollar"
+            else it.gain
+        )
+    train_scores = [it.score for it in train]
 
     n = len(test)
     q_strong, c_strong = point(test, [STRONG] * n)
@@ -325,20 +369,44 @@ def evaluate(
         "cheapest": cheapest,
         "fit_s": fit_s,
         "score_us": score_us,
+        "score_cpu_us": score_cpu_us,
         "always_strongest": {"quality": 1.0, "cost": 1.0},
         "always_cheapest": {"quality": q_cheap / q_strong, "cost": c_cheap / c_strong},
         "oracle": {"quality": q_oracle / q_strong, "cost": c_oracle / c_strong},
-        "scorer_settings": {"rate": rate, "epochs": epochs},
-        "apgr_scorer": apgr(test, [it.score for it in test], cheapest),
+        "scorer_settings": {
+            "loss": settings.loss,
+            "rate": settings.rate,
+            "epochs": settings.epochs,
+            "neighbours": settings.neighbours,
+            "ranking": ranking,
+        },
+        "cross_validation": {
+            f"{s.loss}, rate {s.rate:g}, neighbours {s.neighbours:g}": figure
+            for s, figure in found.figures.items()
+        },
+        "cv_over_random": {"gain": by_gain, "gain per dollar": by_usd},
+        "apgr_scorer": apgr(test, [it.gain for it in test], cheapest),
+        # what each ranking alone gives on the test half (strongest or cheapest only)
+        "test_over_random_by": {
+            "gain": over_random(test, [it.gain for it in test], cheapest),
+            "gain per dollar": over_random(
+                test,
+                [gain_per_usd(it.gain, it.worst[STRONG] - it.worst[cheapest]) for it in test],
+                cheapest,
+            ),
+        },
         "apgr_keyword_estimator": apgr(test, estimator, cheapest),
         "curves": curves,
         "through_primitive": result_primitive,
     }
     target = 0.95 * q_strong
     result["saving_at_95"] = {}
+    result["calls_saved_at_95"] = {}  # RouteLLM's measure: GPT-4 calls, not dollars
     for variant, curve in curves.items():
         points = [(p["cost"] * c_strong, p["quality"] * q_strong) for p in curve]
         result["saving_at_95"][variant] = saving_at(points, target, c_strong)
+        calls = [(p["strong_calls"], p["quality"] * q_strong) for p in curve]
+        result["calls_saved_at_95"][variant] = saving_at(calls, target, 1.0)
         inner = [p["quality"] - p["random_quality"] for p in curve if 0.0 < p["paid_share"] < 1.0]
         result[f"over_random_{variant}"] = {"mean": fmean(inner), "max": max(inner)}
     random_curve = [(c_cheap, q_cheap), (c_strong, q_strong)]
@@ -440,9 +508,18 @@ def show(name: str, r: dict[str, Any]) -> None:
     cheap, oracle = r["always_cheapest"], r["oracle"]
     print(f"\n{name}: train {r['train']}, test {r['test']}; cheapest {r['cheapest']}")
     settings = r["scorer_settings"]
+    cv = r["cv_over_random"]
     print(
-        f"  scorer: rate {settings['rate']:g}, {settings['epochs']} epochs (cross-validated "
-        f"in the training half); fit {r['fit_s']:.1f} s, {r['score_us']:.0f} us per prompt"
+        f"  scorer: {settings['loss']} loss, rate {settings['rate']:g}, neighbours' share "
+        f"{settings['neighbours']:g}, ranked by {settings['ranking']} (cross-validated in the "
+        f"training half: over random {cv['gain']:+.2%} by gain, {cv['gain per dollar']:+.2%} "
+        f"per dollar); fit {r['fit_s']:.1f} s, {r['score_us']:.0f} us per prompt "
+        f"({r['score_cpu_us']:.0f} us of CPU)"
+    )
+    by = r["test_over_random_by"]
+    print(
+        f"  test half, {STRONG} or {r['cheapest']} only: over random {by['gain']:+.2%} "
+        f"ranked by gain, {by['gain per dollar']:+.2%} by gain per dollar"
     )
     print(
         f"  APGR: scorer {r['apgr_scorer']:.3f}, keyword estimator "
@@ -475,9 +552,12 @@ def show(name: str, r: dict[str, Any]) -> None:
     s = r["saving_at_95"]
     routellm = ROUTELLM_SAVING.get(name)
     theirs = f"; RouteLLM {routellm:.0%} (of GPT-4 calls)" if routellm else ""
+    calls = r["calls_saved_at_95"]
     print(
         f"  cost saving at 95% of {STRONG}: before learning {s['before learning']:.0%}, "
-        f"after {s['after learning']:.0%}, random {s['random']:.0%}{theirs}"
+        f"after {s['after learning']:.0%}, random {s['random']:.0%}{theirs}; "
+        f"{STRONG} calls saved: before {calls['before learning']:.0%}, "
+        f"after {calls['after learning']:.0%}"
     )
 
 
@@ -489,7 +569,16 @@ def main() -> int:
     started = time.perf_counter()
     shares = [0.0, 0.25, 0.5, 0.75, 1.0] if args.quick else [i / 20 for i in range(21)]
     primitive_items = 40 if args.quick else 300
-    grid = [(0.05, 3)] if args.quick else [(r, e) for r in (0.02, 0.05, 0.1) for e in (2, 4)]
+    grid = (
+        [ScorerSettings("logistic"), ScorerSettings("logistic", neighbours=0.5)]
+        if args.quick
+        else [
+            ScorerSettings(loss, rate, neighbours=share)
+            for loss in ("squared", "logistic")
+            for rate in (0.05, 0.1)
+            for share in (0.0, 0.25, 0.5, 1.0)
+        ]
+    )
     results = {
         name: evaluate(items, shares, primitive_items, grid)
         for name, items in load(args.quick).items()

@@ -52,6 +52,10 @@ def test_replay_reports_every_dataset_against_its_baselines(tmp_path: Path) -> N
         assert figures["always_strongest"] == {"quality": 1.0, "cost": 1.0}, name
         assert 0.0 < figures["always_cheapest"]["cost"] < 1.0, name
         assert figures["oracle"]["quality"] >= 1.0, name  # the oracle never does worse
+        # the scorer's settings and ranking come from cross-validation in the training half
+        assert len(figures["cross_validation"]) == 2, name  # the quick run's two candidates
+        assert figures["scorer_settings"]["ranking"] in {"gain", "gain per dollar"}, name
+        assert 0.0 < figures["score_us"] < 100_000, name
         for variant in ("before learning", "after learning"):
             curve = figures["curves"][variant]
             assert [p["paid_share"] for p in curve] == [0.0, 0.25, 0.5, 0.75, 1.0]
