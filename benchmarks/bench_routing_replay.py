@@ -12,7 +12,8 @@ loss, learning rate, the share of the nearest judged prompts' mean gain blended 
 the ranking (by the predicted gain, or by the gain per extra dollar the strong model is
 expected to cost on the prompt) are chosen by 2-fold cross-validation inside the first
 half (:func:`~tta_dev_integrations.llm.prompt_signal.cross_validate`, on the out-of-fold
-scores' mean quality over a random router at the same cost); a threshold calibrated on
+scores' mean quality over a random router at the same cost; the neighbours, which double
+the scoring cost, only if they add a tenth of a point); a threshold calibrated on
 the first half's out-of-fold values to a share of paid calls (:func:`threshold_for_share`)
 turns the value into a tier (``high`` at or above it, else ``low``); the real
 :func:`~tta_dev_integrations.llm.routing.decide` (``careful``, justified) picks the model
@@ -79,6 +80,7 @@ from tta_dev_primitives import WorkflowContext
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing_outcomes.json.gz"
 STRONG = "gpt-4-turbo"
+NEIGHBOURS_MARGIN = 0.001  # a tenth of a point of quality over random, in cross-validation
 ROUTELLM_SAVING = {"mt_bench": 0.85, "mmlu": 0.45, "gsm8k": 0.35}
 
 # MMLU (5-shot) from each model's paper, card or launch post; frontier: no high-tier cut.
@@ -289,6 +291,13 @@ def evaluate(
         [it.text for it in train], gains(train, cheapest), grid, criterion=criterion
     )
     settings = found.chosen
+    # The neighbours double the scoring cost on a long history (MMLU: ~160 -> ~370 us of
+    # CPU): they are kept only if they add at least NEIGHBOURS_MARGIN to the figure.
+    linear = [c for c in grid if c.neighbours == 0.0]
+    if settings.neighbours > 0.0 and linear:
+        alone = max(linear, key=lambda c: found.figures[c])
+        if found.figures[settings] - found.figures[alone] < NEIGHBOURS_MARGIN:
+            settings = alone
     out_of_fold = list(found.out_of_fold[settings])
     by_gain = over_random(train, out_of_fold, cheapest)
     by_usd = over_random(train, per_usd(out_of_fold), cheapest)
