@@ -6,12 +6,14 @@ Only environment variables point the providers at local replay servers; the code
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from replay_server import ReplayServer, Reply
+from tta_dev_integrations.llm import catalog as catalog_module
 from tta_dev_integrations.llm import primitive as primitive_module
 
 
@@ -47,6 +49,16 @@ async def configured(
 ) -> AsyncIterator[dict[str, ReplayServer]]:
     servers = {name: ReplayServer().start() for name in ("anthropic", "gemini", "openrouter")}
     monkeypatch.setenv("TTA_HOME", str(tmp_path))
+    # The seed's premise, stated rather than read from the shipped scores: Claude 3.5
+    # Sonnet meets the high bar, which no free model does (a catalog file over the
+    # shipped one, as TTA_CATALOG names it).
+    shipped = json.loads((Path(catalog_module.__file__).with_name("catalog.json")).read_text())
+    claude = {**shipped["models"]["claude-3.5-sonnet"], "quality_source": "test",
+              "quality": {"low": 0.95, "medium": 0.89, "high": 0.85}}  # fmt: skip
+    stated = {"quality_sources": {"test": "stated by the test"},
+              "models": {"claude-3.5-sonnet": claude}}  # fmt: skip
+    (tmp_path / "catalog.json").write_text(json.dumps(stated), encoding="utf-8")
+    monkeypatch.setenv("TTA_CATALOG", str(tmp_path / "catalog.json"))
     monkeypatch.delenv("TTA_LEDGER_URL", raising=False)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", servers["anthropic"].url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from replay_server import ReplayServer, Reply
+from stated_catalog import stated_catalog
 from tta_dev_integrations.llm import UnknownModelError, create_provider
 from tta_dev_integrations.llm.budget.ledger import current_month, to_usd
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
@@ -86,6 +87,7 @@ def universal(servers: Servers, ledger: SQLiteLedger, **options: Any) -> Univers
         "paid_models": ["gpt-4.1"],
         "ledger": ledger,
         "providers": servers.providers,
+        "catalog": stated_catalog(),  # kimi under gpt-4.1 on the high tier, as stated there
     }
     settings.update(options)
     return UniversalLLMPrimitive(**settings)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stated_catalog import stated_catalog
 from tta_dev_integrations.llm import LLMRequest, Provider, UniversalLLMPrimitive, Usage
 from tta_dev_integrations.llm.budget.ledger import current_month
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
@@ -62,6 +63,7 @@ def universal(ledger: SQLiteLedger, providers: dict[str, Counting], **options: A
         "paid_models": ["gpt-4.1"],
         "ledger": ledger,
         "providers": providers,
+        "catalog": stated_catalog(),  # kimi under gpt-4.1 on the high tier, as stated there
     }
     settings.update(options)
     return UniversalLLMPrimitive(**settings)

@@ -67,7 +67,16 @@ __all__ = [
 ]
 
 QUALITY_BAR: Mapping[Complexity, float] = {"low": 0.5, "medium": 0.75, "high": 0.85}
-"""Expected quality a model needs for a tier."""
+"""Expected quality a model needs for a tier: the share of the tier's answers judged good.
+
+Read on the catalog's scale (its ``quality_sources["tiers"]``: published accuracies
+corrected for guessing; low from a knowledge benchmark, high from GPQA Diamond, medium
+their mean): low 0.5, at least half of simple requests answered well; medium 0.75, three
+quarters of everyday multi-step work (models near the frontier on both benchmarks);
+high 0.85, more than any shipped model's published reasoning score, so high-tier work
+goes to the best available model and, under ``careful``, no free model holds the paid
+ones back. Judged answers move a model over or under a bar (see the policy module).
+"""
 
 
 class Candidate(NamedTuple):
