@@ -271,6 +271,36 @@ def test_exploration_stops_where_answers_are_never_judged() -> None:
     assert choices(200, stats=unjudged, **always) == {"free-good": 200}
 
 
+def test_exploration_follows_the_judged_share_and_falls_as_the_posterior_narrows() -> None:
+    # Within the share, a decision explores with the chance an answer on its tier is
+    # judged, (judged + 1) / (calls + 1), times the prior's weight in the average
+    # posterior, 15 / (15 + judged per model).
+    def explored(judged: float) -> float:
+        stats = {"free-good": Evidence("free-good", "low", judged=judged,
+                                       judged_score_sum=0.8 * judged, calls=39.0)}  # fmt: skip
+        rng = random.Random(3)
+        runs = [
+            decide(inputs(tier="low", rng=rng, stats=stats, exploration=Exploration(share=1.0)))
+            for _ in range(2000)
+        ]
+        return sum(d.explored for d in runs) / 2000
+
+    assert explored(7.0) == pytest.approx(8 / 40 * 15 / 22, abs=0.03)
+    assert explored(39.0) == pytest.approx(15 / 54, abs=0.03)
+    assert explored(0.0) == pytest.approx(1 / 40, abs=0.015)
+
+
+def test_a_changed_model_list_is_read_again() -> None:
+    # decide reads each model once per list of models and tier; the same list object
+    # with an entry replaced is a different list.
+    models = list(MODELS)
+    assert decide(inputs(models=models, tier="low")).chosen == "free-good"
+    models[1] = model("free-good", free=True, quality=0.3)
+    decision = decide(inputs(models=models, tier="low"))
+    assert decision.chosen == "free-weak"
+    assert {c.model: c.expected_quality for c in decision.candidates}["free-good"] == 0.3
+
+
 def test_paid_exploration_stays_within_the_money_set_aside() -> None:
     # Medium tier, careful, justified, no free model meets the bar: paid-cheap has the best
     # quality per cost on the means; paid-best, 20% dearer, wins on some optimistic draws.
@@ -391,6 +421,16 @@ def test_memory_evidence_decays_old_observations() -> None:
     store.record_judgement("m", "low", 1.0)  # the first now weighs a half
     evidence = store.evidence("low")["m"]
     assert (evidence.judged, evidence.judged_score_sum) == (1.5, 1.0)
+
+
+def test_memory_evidence_judged_answers_age_with_judged_answers_not_calls() -> None:
+    store = MemoryEvidence(decay=0.5)
+    store.record_judgement("m", "low", 1.0)
+    for _ in range(10):  # unjudged calls: the judged answer keeps its weight
+        store.record_call("m", "low", ok=True)
+    evidence = store.evidence("low")["m"]
+    assert (evidence.judged, evidence.judged_score_sum) == (1.0, 1.0)
+    assert evidence.calls == 2.0 - 0.5**9  # calls age with calls
 
 
 @pytest.mark.parametrize("score", [-0.1, 1.5])

@@ -157,8 +157,14 @@ async def test_execute_explores_within_its_budget_and_a_plan_never_does(
     request = {"prompt": "hi", "complexity": "low"}
     plans = [await llm.plan(request, WorkflowContext()) for _ in range(20)]
     assert {(p.chosen, p.explored) for p in plans} == {("kimi", False)}
-    # (12 calls: within both models' free-tier quotas per minute)
-    served = [await llm.execute(request, WorkflowContext()) for _ in range(12)]
+    # (12 calls: within both models' free-tier quotas per minute). Every answer is
+    # judged: exploration is for tiers whose answers get judged.
+    served = []
+    for _ in range(12):
+        response = await llm.execute(request, WorkflowContext())
+        assert response.routing is not None
+        await llm.record_feedback(response.routing.request_id, True)
+        served.append(response)
     explored = [r.routing for r in served if r.routing is not None and r.routing.explored]
     assert explored  # some decisions sampled the posteriors...
     assert {r.model for r in served} == {"kimi", "llama-3.3-70b"}  # ...and gave llama a try

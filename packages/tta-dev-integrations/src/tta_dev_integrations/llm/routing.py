@@ -35,7 +35,7 @@ No I/O here: the caller gathers availability, quotas, evidence and the budget le
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from math import sqrt
 from statistics import NormalDist
@@ -189,25 +189,28 @@ def expected_quality(model: ModelInfo, tier: Complexity, evidence: Evidence | No
     return (PRIOR_JUDGED * prior + evidence.judged_score_sum) / (PRIOR_JUDGED + evidence.judged)
 
 
-def _first_drop(model: ModelInfo, inputs: RoutingInputs) -> str | None:
-    if model.alias in inputs.failed:
-        return "failed earlier in this request"
-    if model.provider not in inputs.available_providers:
-        return f"provider {model.provider} is not available (no key, or not answering)"
-    if inputs.needs and not inputs.needs <= model.capabilities:
-        return f"lacks {', '.join(sorted(inputs.needs - model.capabilities))}"
-    if model.alias in inputs.quota_exhausted:
-        return "free-tier quota exhausted"
-    if not model.free:
-        if inputs.profile is BudgetProfile.FREE:
-            return "paid models are never used under the free profile"
-        worst = inputs.worst_case_usd.get(model.alias, 0.0)
-        if inputs.remaining_usd is not None and worst > inputs.remaining_usd:
-            return f"worst case ${worst:.6f} exceeds the ${inputs.remaining_usd:.6f} left"
-    return None
+_FAILED = "failed earlier in this request"
+_EXHAUSTED = "free-tier quota exhausted"
+_PAID_UNDER_FREE = "paid models are never used under the free profile"
+
+
+def _unavailable(provider: str) -> str:
+    return f"provider {provider} is not available (no key, or not answering)"
+
+
+def _lacks(needs: frozenset[str], capabilities: frozenset[str]) -> str:
+    return f"lacks {', '.join(sorted(needs - capabilities))}"
+
+
+def _over_budget(worst: float, left: float) -> str:
+    return f"worst case ${worst:.6f} exceeds the ${left:.6f} left"
 
 
 _new_candidate = tuple.__new__
+# A candidate's fields, in Candidate's order, before it is made.
+_Fields = tuple[str, str, bool, float, float, bool, str, float, float, float | None]
+_INF = float("inf")
+_RELIABILITY_SERVED = RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS
 _FREE_MEETS_BAR = "a free model meets the quality bar"
 NOT_JUSTIFIED = "paid, and no valid justification"
 """The reason given for a paid model held back by the careful profile."""
@@ -219,95 +222,19 @@ _NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
 
 def decide(inputs: RoutingInputs) -> RoutingDecision:
     """Choose a model for a request under a profile (see the module docstring)."""
-    tier = inputs.tier
-    bar = QUALITY_BAR[tier]
-    stats = inputs.stats
-    failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
-    exhausted, costs = inputs.quota_exhausted, inputs.worst_case_usd
     explore = _explores(inputs)
     bits = inputs.rng.getrandbits if explore and inputs.rng is not None else None
-    # Exploring with money set aside for paid models: the means and first drops are kept
-    # for _within_budget.
-    means: list[float] | None = None
-    drops: list[str | None] = []
-    if explore and inputs.exploration.paid_usd_left is not None:
-        means = []
-    candidates: list[Candidate] = []
-    append = candidates.append
-    free_meets_bar = False
-    paid_kept: list[int] = []
-    for model in inputs.models:
-        alias, free = model.alias, model.free
-        # The common case inline (a free model nothing rules out); the rest, with reasons,
-        # in _first_drop.
-        drop = (
-            None
-            if free
-            and alias not in failed
-            and model.provider in available
-            and (not needs or needs <= model.capabilities)
-            and alias not in exhausted
-            else _first_drop(model, inputs)
-        )
-        seen = stats.get(alias)
-        if seen is None:
-            mean, weight, rel, judged, latency = (
-                model.quality[tier], PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None,
-            )  # fmt: skip
-        else:
-            ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
-            judged, calls = ev.judged, ev.calls
-            weight = PRIOR_JUDGED + judged
-            mean = (PRIOR_JUDGED * model.quality[tier] + ev.judged_score_sum) / weight
-            rel = (RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS + calls - ev.errors) / (
-                RELIABILITY_PRIOR_CALLS + calls
-            )
-            latency = ev.mean_latency_s
-        quality = mean
-        if bits is not None:
-            # Optimistic Thompson sampling (May et al., JMLR 2012): a draw from the
-            # posterior (normal, from the Beta's mean and spread), where a draw under the
-            # mean counts as the mean, so an unproven model gets its chance without a
-            # proven one falling below what it is known to do.
-            if means is not None:
-                means.append(mean)
-                drops.append(drop)
-            if drop is None:
-                z = _NORMAL[bits(10)]
-                if z > 0.0:
-                    draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
-                    quality = draw if draw < 1.0 else 1.0
-        if drop is None and not free:
-            paid_kept.append(len(candidates))
-        free_meets_bar = free_meets_bar or (free and drop is None and quality >= bar)
-        # tuple.__new__ skips the named tuple's Python-level __new__ (50 per decision).
-        append(
-            _new_candidate(
-                Candidate,
-                (
-                    alias,
-                    model.provider,
-                    free,
-                    quality,
-                    costs.get(alias, 0.0),
-                    drop is None,
-                    drop or "allowed",
-                    rel,
-                    judged,
-                    latency,
-                ),
-            )
-        )
-    _gate(candidates, paid_kept, inputs, free_meets_bar)
-    chosen, reason, code = _choose(candidates, inputs, bar)
+    candidates, kept, paid_floor = _candidates(inputs, bits)
+    chosen, reason, code = _choose(kept, inputs, QUALITY_BAR[inputs.tier], paid_floor)
     if explore:
-        candidates, chosen, reason, code, explore = _within_budget(
-            candidates, chosen, reason=reason, code=code, inputs=inputs, bar=bar, means=means,
-            drops=drops,
-        )  # fmt: skip
+        usual = _beyond_paid_budget(chosen, inputs)
+        if usual is not None:
+            return usual
+        reason, code = f"exploring (a posterior draw): {reason}", "explore"
+    failed = inputs.failed
     return RoutingDecision(
         profile=inputs.profile.value,
-        complexity=tier,
+        complexity=inputs.tier,
         complexity_source="given",
         complexity_reasons=(),
         candidates=tuple(candidates),
@@ -315,72 +242,158 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
         reason=reason,
         reason_code=code,
         justification_valid=inputs.justification_valid,
-        failed=tuple(sorted(inputs.failed)),
+        failed=tuple(sorted(failed)) if failed else (),
         explored=explore,
     )
 
 
+def _candidates(
+    inputs: RoutingInputs, bits: Callable[[int], int] | None
+) -> tuple[list[Candidate], list[Candidate], float]:
+    """One pass over the models: every candidate, the kept ones, the cheapest kept paid.
+
+    ``bits`` (a random generator's ``getrandbits``) when the decision explores. The
+    cheapest kept paid model's worst case (over 0) is infinite when none is kept.
+    """
+    tier, profile, stats, bar = inputs.tier, inputs.profile, inputs.stats, QUALITY_BAR[inputs.tier]
+    failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
+    exhausted, costs = inputs.quota_exhausted, inputs.worst_case_usd
+    # A paid model passes the profile and budget checks when its worst case fits.
+    remaining = inputs.remaining_usd
+    limit = -1.0 if profile is BudgetProfile.FREE else _INF if remaining is None else remaining
+    paid_drop = _PAID_UNDER_FREE if profile is BudgetProfile.FREE else None
+    # Under careful, a kept paid model's fate waits for the free ones (the gate):
+    # its fields are held in ``held`` and its slot in ``candidates`` filled after.
+    gated = profile is BudgetProfile.CAREFUL
+    held: list[tuple[int, _Fields]] = []
+    candidates: list[Candidate] = []
+    kept: list[Candidate] = []
+    # Whether a kept free model meets the bar; the cheapest kept paid worst case (> 0).
+    free_meets_bar, paid_floor = False, _INF
+    for model in inputs.models:
+        alias, provider, free, prior = model.alias, model.provider, model.free, model.quality[tier]
+        cost = costs.get(alias, 0.0)
+        # The first rule that drops the model, or None (see the module docstring).
+        drop = (
+            _FAILED if alias in failed
+            else _unavailable(provider) if provider not in available
+            else _lacks(needs, model.capabilities) if needs and not needs <= model.capabilities
+            else _EXHAUSTED if alias in exhausted
+            else None if free or not cost > limit
+            else paid_drop or _over_budget(cost, limit)
+        )  # fmt: skip
+        seen = stats.get(alias)
+        if seen is None:
+            quality = mean = prior
+            weight, rel, judged, latency = PRIOR_JUDGED, RELIABILITY_PRIOR, 0.0, None
+        else:
+            ev = seen if type(seen) is Evidence else _as_evidence(seen, tier)
+            judged, calls = ev.judged, ev.calls
+            weight = PRIOR_JUDGED + judged
+            quality = mean = (PRIOR_JUDGED * prior + ev.judged_score_sum) / weight
+            rel = (_RELIABILITY_SERVED + calls - ev.errors) / (RELIABILITY_PRIOR_CALLS + calls)
+            latency = ev.mean_latency_s
+        if drop is not None:
+            candidates.append(
+                _new_candidate(Candidate, (alias, provider, free, quality, cost, False, drop, rel,
+                                           judged, latency))
+            )  # fmt: skip
+            continue
+        if bits is not None:
+            # Optimistic Thompson sampling (May et al., JMLR 2012): a draw from the
+            # posterior (normal, from the Beta's mean and spread), where a draw under the
+            # mean counts as the mean, so an unproven model gets its chance without a
+            # proven one falling below what it is known to do.
+            z = _NORMAL[bits(10)]
+            if z > 0.0:
+                draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
+                quality = draw if draw < 1.0 else 1.0
+        fields = (alias, provider, free, quality, cost, True, "allowed", rel, judged, latency)
+        if free:
+            free_meets_bar = free_meets_bar or quality >= bar
+        else:
+            if gated:
+                held.append((len(candidates), fields))
+                candidates.append(fields)  # type: ignore[arg-type]  # replaced below
+                continue
+            if 0.0 < cost < paid_floor:
+                paid_floor = cost
+        candidate = _new_candidate(Candidate, fields)
+        candidates.append(candidate)
+        kept.append(candidate)
+    if held:
+        kept, paid_floor = _gate(candidates, kept, held, inputs, free_meets_bar)
+    return candidates, kept, paid_floor
+
+
 def _explores(inputs: RoutingInputs) -> bool:
-    """Whether this decision explores: within the share, and where answers get judged."""
+    """Whether this decision explores (see the policy module's "Exploration").
+
+    Within the operator's share, with the probability that an answer on this tier is
+    judged, ``(judged + 1) / (calls + 1)`` (an exploring call whose answer nobody judges
+    costs quality and teaches nothing), times the prior's weight in the average model's
+    posterior on the tier, ``PRIOR_JUDGED / (PRIOR_JUDGED + judged / models)`` (exploring
+    falls as the posteriors narrow). A tier whose answers were never judged in
+    :data:`UNJUDGED_CALLS_STOP` calls is not explored at all.
+    """
     rng, share = inputs.rng, inputs.exploration.share
     if rng is None or share <= 0.0 or rng.random() >= share:
         return False
     calls = judged = 0.0
-    for seen in inputs.stats.values():
+    stats = inputs.stats
+    for seen in stats.values():
         ev = seen if type(seen) is Evidence else _as_evidence(seen, inputs.tier)
         calls += ev.calls
         judged += ev.judged
-    return judged > 0.0 or calls < UNJUDGED_CALLS_STOP  # never judged: nothing to learn
+    if judged <= 0.0 and calls >= UNJUDGED_CALLS_STOP:
+        return False  # never judged: nothing to learn
+    narrowing = PRIOR_JUDGED / (PRIOR_JUDGED + judged / len(stats)) if judged > 0.0 else 1.0
+    return rng.random() * (calls + 1.0) < (judged + 1.0) * narrowing
+
+
+def _beyond_paid_budget(chosen: Candidate | None, inputs: RoutingInputs) -> RoutingDecision | None:
+    """The decision on the means, if the exploring one spends more than is set aside.
+
+    An exploring choice of a paid model whose worst case exceeds the money left for
+    paid exploration stands only if the decision on the means spends at least as much.
+    """
+    left = inputs.exploration.paid_usd_left
+    if chosen is None or chosen.free or left is None or not chosen.worst_case_usd > left:
+        return None
+    usual = decide(replace(inputs, exploration=NO_EXPLORATION))
+    pick = usual.chosen
+    if pick is None or pick == chosen.model:
+        return None
+    return usual if chosen.worst_case_usd > inputs.worst_case_usd.get(pick, 0.0) else None
 
 
 def _gate(
-    candidates: list[Candidate], paid_kept: list[int], inputs: RoutingInputs, free_meets: bool
-) -> None:
-    """The careful profile's rule on kept paid models, applied in place."""
-    if inputs.profile is not BudgetProfile.CAREFUL or not paid_kept:
-        return
+    candidates: list[Candidate],
+    kept: list[Candidate],
+    held: list[tuple[int, _Fields]],
+    inputs: RoutingInputs,
+    free_meets: bool,
+) -> tuple[list[Candidate], float]:
+    """The careful profile's rule on the kept paid models ``held`` back by the pass.
+
+    Fills their slots in ``candidates``; returns the kept models (in catalog order) and
+    the cheapest kept paid model's worst case.
+    """
     if free_meets:
         reason = _FREE_MEETS_BAR
     elif not inputs.justification_valid:
         reason = NOT_JUSTIFIED
     else:
-        return
-    for i in paid_kept:
-        c = candidates[i]
-        candidates[i] = _new_candidate(Candidate, (*c[:5], False, reason, *c[7:]))
-
-
-def _within_budget(
-    candidates: list[Candidate],
-    chosen: Candidate | None,
-    *,
-    reason: str,
-    code: str,
-    inputs: RoutingInputs,
-    bar: float,
-    means: list[float] | None,
-    drops: list[str | None],
-) -> tuple[list[Candidate], Candidate | None, str, str, bool]:
-    """The exploring choice, unless it spends on a paid model more than is set aside."""
-    left = inputs.exploration.paid_usd_left
-    if chosen is not None and not chosen.free and left is not None and means is not None:
-        usual = [
-            _new_candidate(Candidate, (*c[:3], mean, c[4], drop is None, drop or "allowed",
-                                       *c[7:]))
-            for c, mean, drop in zip(candidates, means, drops, strict=True)
-        ]  # fmt: skip
-        paid_kept = [i for i, c in enumerate(usual) if c.kept and not c.free]
-        free_meets = any(c.kept and c.free and c.expected_quality >= bar for c in usual)
-        _gate(usual, paid_kept, inputs, free_meets)
-        pick, usual_reason, usual_code = _choose(usual, inputs, bar)
-        if (
-            pick is not None
-            and pick.model != chosen.model
-            and chosen.worst_case_usd > left
-            and chosen.worst_case_usd > pick.worst_case_usd
-        ):
-            return usual, pick, usual_reason, usual_code, False
-    return candidates, chosen, f"exploring (a posterior draw): {reason}", "explore", True
+        floor = _INF
+        for i, fields in held:
+            candidates[i] = _new_candidate(Candidate, fields)
+            cost = fields[4]
+            if 0.0 < cost < floor:
+                floor = cost
+        return [c for c in candidates if c[5]], floor
+    for i, fields in held:
+        candidates[i] = _new_candidate(Candidate, (*fields[:5], False, reason, *fields[7:]))
+    return kept, _INF
 
 
 def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
@@ -390,37 +403,39 @@ def _as_evidence(seen: Evidence | ModelStats, tier: Complexity) -> Evidence:
 
 
 def _choose(
-    considered: list[Candidate], inputs: RoutingInputs, bar: float
+    kept: list[Candidate], inputs: RoutingInputs, bar: float, paid_floor: float
 ) -> tuple[Candidate | None, str, str]:
-    kept = [c for c in considered if c.kept]
+    """The rule of the module docstring over the kept candidates, in one pass each."""
     if not kept:
         return None, "no allowed model can serve this request", "none"
     tier = inputs.tier
+    if inputs.profile is not BudgetProfile.UNLIMITED:
+        floor = paid_floor if paid_floor < _INF else 1.0
+        best: Candidate | None = None
+        top = -1.0
+        for c in kept:
+            quality = c[3]
+            if quality >= bar:
+                score = quality * c[7] / (c[4] + floor)
+                if score > top or (score == top and _faster(c, best)):
+                    best, top = c, score
+        if best is not None:
+            kind = "free" if best.free else "paid, justified"
+            return (
+                best,
+                f"best quality per cost among models meeting the {tier} bar {bar} "
+                f"({kind}, {_figures(best)})",
+                "best_value_meeting_bar",
+            )
+    # The best value, ties to the cheaper: unlimited, or nothing meets the bar.
+    best = kept[0]
+    value, saving = best[3] * best[7], -best[4]
+    for c in kept:
+        v, s = c[3] * c[7], -c[4]
+        if v > value or (v == value and (s > saving or (s == saving and _faster(c, best)))):
+            best, value, saving = c, v, s
     if inputs.profile is BudgetProfile.UNLIMITED:
-        scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
-        best = _best(kept, scores)
-        return (
-            best,
-            f"best expected quality for {tier} ({_figures(best)})",
-            "best",
-        )
-    meeting = [c for c in kept if c.expected_quality >= bar]
-    if meeting:
-        paid = [c.worst_case_usd for c in kept if not c.free and c.worst_case_usd > 0.0]
-        floor = min(paid) if paid else 1.0
-        scores = [
-            (c.expected_quality * c.reliability / (c.worst_case_usd + floor), 0.0) for c in meeting
-        ]
-        best = _best(meeting, scores)
-        kind = "free" if best.free else "paid, justified"
-        return (
-            best,
-            f"best quality per cost among models meeting the {tier} bar {bar} "
-            f"({kind}, {_figures(best)})",
-            "best_value_meeting_bar",
-        )
-    scores = [(c.expected_quality * c.reliability, -c.worst_case_usd) for c in kept]
-    best = _best(kept, scores)
+        return best, f"best expected quality for {tier} ({_figures(best)})", "best"
     return (
         best,
         f"no allowed model meets the {tier} bar {bar}; best available ({_figures(best)})",
@@ -428,17 +443,13 @@ def _choose(
     )
 
 
+def _faster(c: Candidate, best: Candidate | None) -> bool:
+    """Whether ``c`` wins an exact tie against ``best``: a lower mean latency."""
+    return best is not None and (c.mean_latency_s or 1e9) < (best.mean_latency_s or 1e9)
+
+
 def _figures(c: Candidate) -> str:
     return (
         f"quality {c.expected_quality:.3f} from {c.judged:g} judged answers, "
         f"reliability {c.reliability:.3f}"
     )
-
-
-def _best(candidates: list[Candidate], scores: list[tuple[float, float]]) -> Candidate:
-    """The highest score; among exact ties the lower latency, then the first listed."""
-    top = max(scores)
-    tied = [c for c, score in zip(candidates, scores, strict=True) if score == top]
-    if len(tied) == 1:
-        return tied[0]
-    return min(tied, key=lambda c: c.mean_latency_s or 1e9)
