@@ -40,7 +40,11 @@ def fifty_models() -> list[ModelInfo]:
 
 
 def scenario(profile: BudgetProfile, *, explore: bool = False) -> RoutingInputs:
-    """Half the models with evidence; ``explore``: every decision draws from the posteriors."""
+    """Half the models with evidence; ``explore``: every decision draws from the posteriors.
+
+    Exploring, the decision's coins always come up "explore" (:class:`AlwaysExplores`),
+    so every decision computes whether to explore and then draws: the worst case.
+    """
     models = fifty_models()
     stats = {
         m.alias: Evidence(m.alias, "high", judged=4.0, judged_score_sum=3.0, calls=20.0,
@@ -60,8 +64,18 @@ def scenario(profile: BudgetProfile, *, explore: bool = False) -> RoutingInputs:
         failed=frozenset({models[5].alias}),
         stats=stats,
         exploration=Exploration(share=1.0 if explore else 0.0, paid_usd_left=None),
-        rng=random.Random(7),
+        rng=AlwaysExplores(7) if explore else random.Random(7),
     )
+
+
+class AlwaysExplores(random.Random):
+    """A generator whose ``random()`` is always 0: every exploration coin says "explore".
+
+    The posterior draws (``getrandbits``) stay random.
+    """
+
+    def random(self) -> float:
+        return 0.0
 
 
 def floor(inputs: RoutingInputs) -> tuple[Candidate, ...]:
