@@ -42,6 +42,11 @@ def test_simulator_reports_every_policy_per_round_and_every_target(tmp_path: Pat
         assert 0.0 < rows[name]["usd_per_1k"][0] < 15.0, name
     assert len(report["targets"]) == 14
     assert all(isinstance(v, bool) for v in report["targets"].values())
+    # The targets' figures are paired per seed: (mean over seeds, its standard error).
+    gap = rows["one wrong prior, feedback 20%"]["success_minus_tier_oracle"]
+    assert len(gap) == 5
+    assert all(len(pair) == 2 and pair[1] >= 0.0 for pair in gap)
+    assert report["first_seed"] == 100  # reported on seeds no setting was chosen on
 
 
 def test_replay_reports_every_dataset_against_its_baselines(tmp_path: Path) -> None:
