@@ -66,7 +66,8 @@ def test_no_free_model_meets_the_high_bar_so_careful_can_pay_for_high_work() -> 
         )
     )
     paid = [c for c in decision.candidates if not c.free]
-    assert paid and all(c.kept for c in paid), [(c.model, c.reason) for c in paid]
+    assert paid
+    assert all(c.kept for c in paid), [(c.model, c.reason) for c in paid]
     assert decision.reason_code == "best_available"  # the strongest on reasoning, paid or not
 
 
