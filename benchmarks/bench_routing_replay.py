@@ -17,9 +17,10 @@ the scoring cost, only if they add a tenth of a point); a threshold calibrated o
 the first half's out-of-fold values to a share of paid calls (:func:`threshold_for_share`)
 turns the value into a tier (``high`` at or above it, else ``low``); the real
 :func:`~tta_dev_integrations.llm.routing.decide` (``careful``, justified) picks the model
-for the tier from catalog priors built by the shipped catalog's MMLU recipe (MMLU / 100;
-the high tier 0.15 lower for models below the frontier), costs from the project's
-pricing (genai-prices) on the recorded token counts. "Before learning": priors only.
+for the tier from catalog priors built by the catalog's earlier MMLU recipe (MMLU / 100;
+the high tier 0.15 lower for models below the frontier: the shipped catalog now scores
+the high tier by GPQA Diamond, which not all of these 2023 models publish), costs from
+the project's pricing (genai-prices) on the recorded token counts. "Before learning": priors only.
 "After learning": the router first serves the first half (exploring on 10% of
 decisions) with every answer judged, and routes the second half on that evidence.
 
@@ -98,7 +99,7 @@ MODELS: dict[str, tuple[float, bool, PriceRef]] = {
 
 
 def catalog_entry(alias: str) -> ModelInfo:
-    """A paid catalog entry with the shipped catalog's MMLU recipe for its priors."""
+    """A paid catalog entry with the catalog's earlier MMLU recipe for its priors."""
     mmlu, frontier, price = MODELS[alias]
     base = mmlu / 100
     return ModelInfo(
