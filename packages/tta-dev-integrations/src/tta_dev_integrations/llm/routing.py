@@ -37,8 +37,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from math import sqrt
-from statistics import NormalDist
 from typing import NamedTuple
 
 from tta_dev_integrations.llm.budget.ledger import ModelStats
@@ -215,9 +215,17 @@ _FREE_MEETS_BAR = "a free model meets the quality bar"
 NOT_JUSTIFIED = "paid, and no valid justification"
 """The reason given for a paid model held back by the careful profile."""
 
-# Standard normal quantiles at (i + 0.5) / 1024: a draw is ten random bits and a lookup
-# (~0.1 us against ~0.4 us for random.gauss), with tails to +-3.3 deviations.
-_NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
+
+@cache
+def _normal_quantiles() -> tuple[float, ...]:
+    """Standard normal quantiles at (i + 0.5) / 1024, made on the first sampled decision.
+
+    A draw is ten random bits and a lookup (~0.1 us against ~0.4 us for random.gauss),
+    with tails to +-3.3 deviations. Not at import: ``statistics`` costs ~2.5 ms to load.
+    """
+    from statistics import NormalDist
+
+    return tuple(NormalDist().inv_cdf((i + 0.5) / 1024) for i in range(1024))
 
 
 def decide(inputs: RoutingInputs) -> RoutingDecision:
@@ -255,6 +263,7 @@ def _candidates(
     ``bits`` (a random generator's ``getrandbits``) when the decision explores. The
     cheapest kept paid model's worst case (over 0) is infinite when none is kept.
     """
+    normal = _normal_quantiles() if bits is not None else ()
     tier, profile, stats, bar = inputs.tier, inputs.profile, inputs.stats, QUALITY_BAR[inputs.tier]
     failed, available, needs = inputs.failed, inputs.available_providers, inputs.needs
     exhausted, costs = inputs.quota_exhausted, inputs.worst_case_usd
@@ -304,7 +313,7 @@ def _candidates(
             # posterior (normal, from the Beta's mean and spread), where a draw under the
             # mean counts as the mean, so an unproven model gets its chance without a
             # proven one falling below what it is known to do.
-            z = _NORMAL[bits(10)]
+            z = normal[bits(10)]
             if z > 0.0:
                 draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
                 quality = draw if draw < 1.0 else 1.0

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tta_dev_integrations.llm.attempts import Attempt, QuotaExhausted, Routing, capabilities_needed
 from tta_dev_integrations.llm.budget.core import finish_despite_cancel
@@ -48,7 +48,6 @@ from tta_dev_integrations.llm.budget.telemetry import (
     BudgetAlert,
 )
 from tta_dev_integrations.llm.catalog import Catalog, ModelInfo, load_catalog
-from tta_dev_integrations.llm.coders import CoderDetection, coder_defaults, detect_coder
 from tta_dev_integrations.llm.complexity import Complexity, estimate_complexity
 from tta_dev_integrations.llm.errors import LLMError, ResponseError, UnknownModelError
 from tta_dev_integrations.llm.justification import (
@@ -59,7 +58,6 @@ from tta_dev_integrations.llm.justification import (
 from tta_dev_integrations.llm.policy import NO_EXPLORATION, Exploration
 from tta_dev_integrations.llm.pricing import price_problem
 from tta_dev_integrations.llm.primitive import LLMPrimitive, RequestLike, shared_provider
-from tta_dev_integrations.llm.prompt_signal import PromptScorer, tier_for_score
 from tta_dev_integrations.llm.providers.base import Provider
 from tta_dev_integrations.llm.routing import (
     NOT_JUSTIFIED,
@@ -81,6 +79,10 @@ from tta_dev_integrations.llm.universal_stream import UniversalStream
 from tta_dev_primitives import AllAlternativesFailedError, WorkflowContext, WorkflowPrimitive
 from tta_dev_primitives.observability import active_tracer, counter, gauge
 from tta_secrets import SecretsError
+
+if TYPE_CHECKING:
+    from tta_dev_integrations.llm.coders import CoderDetection
+    from tta_dev_integrations.llm.prompt_signal import PromptScorer
 
 __all__ = ["BudgetAlert", "UniversalLLMPrimitive", "UniversalStream"]  # re-exported
 
@@ -155,6 +157,9 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
         self.catalog = catalog or load_catalog()
         self.free_models = self._models(free_models, free=True)
         self.paid_models = self._models(paid_models, free=False)
+        # Imported here: detection runs once per primitive, and the layer's import stays light.
+        from tta_dev_integrations.llm.coders import coder_defaults, detect_coder
+
         self.coder: CoderDetection = detect_coder(coder)
         preferred = coder_defaults(self.coder).preferred_free_models
         self.free_models = [
@@ -465,6 +470,8 @@ class UniversalLLMPrimitive(WorkflowPrimitive[RequestLike, LLMResponse]):
             )
         prompt = "\n".join(m.text for m in request.messages if m.role != "system")
         if self.prompt_scorer is not None and self.paid_threshold is not None:
+            from tta_dev_integrations.llm.prompt_signal import tier_for_score
+
             score = self.prompt_scorer.score(prompt)
             why = f"prompt score {score:.3f} against the paid threshold {self.paid_threshold:g}"
             return tier_for_score(score, self.paid_threshold), "scored", (why,)

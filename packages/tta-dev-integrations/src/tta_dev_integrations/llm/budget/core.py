@@ -8,12 +8,9 @@ rule added once holds on both. Shared statements use ``:name`` parameters (SQLit
 
 from __future__ import annotations
 
-import concurrent.futures
-import getpass
 import json
 import logging
 import re
-import socket
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -24,6 +21,7 @@ from tta_dev_integrations.llm.budget.ledger import EntryState, Justification, Le
 
 if TYPE_CHECKING:  # asyncio (and ssl, which it imports) loads when a call needs it
     import asyncio
+    import concurrent.futures
 
 __all__ = [
     "AUDIT",
@@ -262,6 +260,9 @@ def audit_reason(reason: str) -> str:
 
 def default_actor() -> str:
     """Who changes a limit when nobody says: ``user@host`` of this process."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
