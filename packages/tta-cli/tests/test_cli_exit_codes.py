@@ -211,3 +211,24 @@ def test_an_unexpected_group_of_errors_lists_its_members(
         "  - TimeoutError: model: no answer in 60 s",
         "  - ValueError: rules: empty task",
     ]
+
+
+def test_ctrl_c_the_moment_metrics_serve_answers_still_stops_it(tta_env_free_port: int) -> None:
+    """No window after "serving" where a Ctrl-C leaves the server's thread running."""
+    for _ in range(3):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tta_cli.app", "metrics", "serve", "--port",
+             str(tta_env_free_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("serving http://")
+            process.send_signal(signal.SIGINT)  # at once: no time to settle
+            _, err = process.communicate(timeout=20)
+        finally:
+            process.kill()
+            process.communicate()
+        assert process.returncode == EXIT_INTERRUPTED
+        assert "no workflow runs in this process" in err

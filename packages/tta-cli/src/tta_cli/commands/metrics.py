@@ -60,11 +60,14 @@ def serve(
             f"cannot listen on {host}:{port}: {error.strerror or error}",
             hint="choose another port with --port, or stop what is using it",
         ) from None
-    mode = f" (sum of the workers in {multiprocess_dir})" if multiprocess_dir else ""
-    typer.echo(f"serving {server.url}{mode}; Ctrl-C stops")
-    if not multiprocess_dir:
-        typer.echo(ALONE_NOTE, err=True)
+    # From here on a Ctrl-C, wherever it lands, stops the server (its thread would keep
+    # the process alive); the note comes before "serving", so whoever waits for that
+    # line has both.
     try:
+        if not multiprocess_dir:
+            typer.echo(ALONE_NOTE, err=True)
+        mode = f" (sum of the workers in {multiprocess_dir})" if multiprocess_dir else ""
+        typer.echo(f"serving {server.url}{mode}; Ctrl-C stops")
         threading.Event().wait()
     finally:  # Ctrl-C: the app reports the interruption (exit code 130)
         server.stop()
