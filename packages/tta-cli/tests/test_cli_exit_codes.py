@@ -142,6 +142,7 @@ def test_ctrl_c_stops_metrics_serve_with_130(tta_env_free_port: int) -> None:
         _, err = process.communicate(timeout=20)
     finally:
         process.kill()
+        process.communicate()  # reaped, its pipes closed, whatever happened
     assert process.returncode == EXIT_INTERRUPTED
     assert "no workflow runs in this process" in err
     assert err.endswith("tta: interrupted\n")
