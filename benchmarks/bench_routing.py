@@ -1,7 +1,10 @@
 """How long the router takes to decide, with a 50-model catalog (target: under 50 us).
 
-Measured twice per profile: a decision on the posterior means, and one that explores
-(every decision draws from the posteriors and chooses twice: the worst case).
+Measured three times per profile: a decision on the posterior means with exploration
+off; one with exploration on whose coins say "do not draw" (the means, then the
+money-weighted look at cheaper kept models under the bar: the most a decision that does
+not draw does); and one that explores (every decision draws from the posteriors and
+chooses twice: the worst case).
 
 Run: .venv/bin/python benchmarks/bench_routing.py [--quick] [--json FILE]
 """
@@ -21,8 +24,9 @@ from pathlib import Path
 from tta_dev_integrations.llm import load_catalog
 from tta_dev_integrations.llm.budget.profiles import BudgetProfile
 from tta_dev_integrations.llm.catalog import ModelInfo
+from tta_dev_integrations.llm.complexity import Complexity
 from tta_dev_integrations.llm.policy import Evidence, Exploration
-from tta_dev_integrations.llm.routing import Candidate, RoutingInputs, decide
+from tta_dev_integrations.llm.routing import QUALITY_BAR, Candidate, RoutingInputs, decide
 
 TARGET_US = 50.0
 
@@ -39,32 +43,55 @@ def fifty_models() -> list[ModelInfo]:
     return models
 
 
-def scenario(profile: BudgetProfile, *, explore: bool = False) -> RoutingInputs:
+def scenario(
+    profile: BudgetProfile, *, explore: bool = False, weigh: bool = False
+) -> RoutingInputs:
     """Half the models with evidence; ``explore``: every decision draws from the posteriors.
 
     Exploring, the decision's coins always come up "explore" (:class:`AlwaysExplores`),
     so every decision computes whether to explore and then draws: the worst case.
+    ``weigh``: the worst case of a decision that does not draw. Exploration on, but the
+    coins never come up (:class:`NeverExplores`); the medium tier, the free models' quotas
+    exhausted, the dearer a model the better its prior, and every model whose prior meets
+    the bar but the dearest held under it by 8 bad judged answers: every decision chooses
+    the dearest on the means, then weighs every cheaper kept model against it and every
+    trapped one by its chance of meeting the bar (the money-weighted exploration's whole
+    computation), without exploring.
     """
     models = fifty_models()
+    tier: Complexity = "medium" if weigh else "high"
     stats = {
-        m.alias: Evidence(m.alias, "high", judged=4.0, judged_score_sum=3.0, calls=20.0,
+        m.alias: Evidence(m.alias, tier, judged=4.0, judged_score_sum=3.0, calls=20.0,
                           errors=2.0, mean_latency_s=1.2)
         for m in models[::2]
     }  # fmt: skip
+    costs = {m.alias: 0.01 * (i + 1) for i, m in enumerate(models) if not m.free}
+    if weigh:  # the better a model on the tier, the dearer: every other one is cheaper
+        by_alias = {m.alias: m for m in models}
+        ranked = sorted(costs, key=lambda alias: by_alias[alias].quality[tier])
+        costs = {alias: 0.01 * (i + 1) for i, alias in enumerate(ranked)}
+        for alias in ranked[:-1]:
+            if by_alias[alias].quality[tier] >= QUALITY_BAR[tier]:
+                stats[alias] = Evidence(alias, tier, judged=8.0, calls=20.0)
+        stats.pop(ranked[-1], None)
     return RoutingInputs(
         models=models,
         profile=profile,
-        tier="high",
-        worst_case_usd={m.alias: 0.01 * (i + 1) for i, m in enumerate(models) if not m.free},
+        tier=tier,
+        worst_case_usd=costs,
         available_providers=frozenset({m.provider for m in models}) - {"ollama"},
         needs=frozenset({"tools"}),
-        remaining_usd=0.25,
+        remaining_usd=None if weigh else 0.25,
         justification_valid=True,
-        quota_exhausted=frozenset({models[3].alias}),
+        quota_exhausted=frozenset(
+            {m.alias for m in models if weigh and m.free} | {models[3].alias}
+        ),
         failed=frozenset({models[5].alias}),
         stats=stats,
-        exploration=Exploration(share=1.0 if explore else 0.0, paid_usd_left=None),
-        rng=AlwaysExplores(7) if explore else random.Random(7),
+        exploration=Exploration(
+            share=1.0 if explore else 0.5 if weigh else 0.0, paid_usd_left=None
+        ),
+        rng=AlwaysExplores(7) if explore else NeverExplores(7) if weigh else random.Random(7),
     )
 
 
@@ -78,11 +105,18 @@ class AlwaysExplores(random.Random):
         return 0.0
 
 
+class NeverExplores(random.Random):
+    """A generator whose ``random()`` is always 0.999: no exploration coin comes up."""
+
+    def random(self) -> float:
+        return 0.999
+
+
 def floor(inputs: RoutingInputs) -> tuple[Candidate, ...]:
     """The least any router must do: one candidate per model, read from the catalog."""
     costs = inputs.worst_case_usd
     return tuple(
-        Candidate(m.alias, m.provider, m.free, m.quality["high"], costs.get(m.alias, 0.0),
+        Candidate(m.alias, m.provider, m.free, m.quality[inputs.tier], costs.get(m.alias, 0.0),
                   True, "allowed")
         for m in inputs.models
     )  # fmt: skip
@@ -114,11 +148,11 @@ def main() -> int:
     figures["one candidate per model (reference)"] = {"best_us": reference}
     print(f"  {'reference':<20} {reference:7.1f} us  one Candidate per model, nothing else")
     for profile in BudgetProfile:
-        for explore in (False, True):
-            inputs = scenario(profile, explore=explore)
+        for mode in ("", ", weighing", ", exploring"):
+            inputs = scenario(profile, explore=mode == ", exploring", weigh=mode == ", weighing")
             decide(inputs)  # warm up
             best, median = measure(inputs, samples, loops, decide)
-            label = f"{profile.value}{', exploring' if explore else ''}"
+            label = f"{profile.value}{mode}"
             figures[label] = {"best_us": best, "median_us": median, "x_reference": best / reference}
             verdict = "PASS" if best <= TARGET_US else "MISS"
             print(

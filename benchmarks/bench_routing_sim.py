@@ -18,7 +18,10 @@ share of the answers (the feedback rate) is judged truthfully.
 Scenarios: the catalog priors correct, or one free model's medium-tier prior 0.2 over
 its truth; feedback on 0%, 20% or 100% of answers. Exploration: a share of 10% of
 decisions (thinned by the router as answers go unjudged and as the posteriors narrow),
-no money set aside for paid exploration. Baselines, on the same requests: always the
+no money set aside for paid exploration, and the default exploration weighted by the
+money at stake (a cheaper model held under the bar by its judged answers is explored in
+proportion to its chance of meeting the bar times the price ratio; see
+``tta_dev_integrations.llm.policy``). Baselines, on the same requests: always the
 strongest model, always the cheapest, the tier oracle (per tier, the model with the best
 true success per cost among those truly meeting the tier's bar: the cheapest that
 meets it, the better of equally priced ones) and the per-prompt oracle (the cheapest

@@ -442,3 +442,113 @@ def test_memory_evidence_refuses_a_score_outside_0_1(score: float) -> None:
 def test_memory_evidence_refuses_a_decay_outside_0_1() -> None:
     with pytest.raises(ValueError, match="decay"):
         MemoryEvidence(decay=0.0)
+
+
+# -- exploration weighted by the money at stake ------------------------------------------
+
+PAID_MID = model("paid-mid", free=False, quality=0.9)
+PAID_TOP = model("paid-top", free=False, quality=0.97, caps=("vision",))
+
+
+def saving_runs(n: int, stats: dict[str, Evidence], **overrides: Any) -> list[Any]:
+    """``n`` careful, justified medium-tier decisions with 10% exploration."""
+    rng = random.Random(11)
+    values: dict[str, Any] = {
+        "models": [PAID_MID, PAID_TOP],
+        "worst_case_usd": {"paid-mid": 0.001, "paid-top": 0.03},
+        "justification_valid": True,
+        "exploration": Exploration(share=0.1, paid_usd_left=0.0),
+        "stats": stats,
+    }
+    values.update(overrides)
+    return [decide(inputs(rng=rng, **values)) for _ in range(n)]
+
+
+def trapped(judged: float, good: float) -> dict[str, Evidence]:
+    """paid-mid (prior 0.9) under the medium bar 0.75 after ``good`` of ``judged``."""
+    return {
+        "paid-mid": Evidence("paid-mid", "medium", judged=judged, judged_score_sum=good,
+                             calls=judged),
+        "paid-top": Evidence("paid-top", "medium", judged=20.0, judged_score_sum=19.0,
+                             calls=20.0),
+    }  # fmt: skip
+
+
+def saved(runs: list[Any]) -> int:
+    return sum(d.reason_code == "explore_saving" for d in runs)
+
+
+def test_a_trapped_cheaper_model_is_explored_more_than_a_settled_one() -> None:
+    # Few bad answers (1 good of 6): the mean is under the bar, but the posterior could
+    # still meet it. 200 answers at the same mean: it almost surely does not.
+    few, many = trapped(6.0, 1.0), trapped(200.0, 200.0 * 14.5 / 21.0)
+    on_means = inputs(models=[PAID_MID, PAID_TOP], stats=few, justification_valid=True,
+                      worst_case_usd={"paid-mid": 0.001, "paid-top": 0.03})  # fmt: skip
+    assert decide(on_means).chosen == "paid-top"
+    runs = saving_runs(2000, few)
+    assert all(d.chosen == "paid-mid" for d in runs if d.reason_code == "explore_saving")
+    assert all(d.explored for d in runs if d.reason_code == "explore_saving")
+    assert saved(runs) > 3 * max(1, saved(saving_runs(2000, many)))
+
+
+def test_the_more_money_at_stake_the_more_a_trapped_model_is_explored() -> None:
+    dear = saved(saving_runs(2000, trapped(6.0, 1.0)))
+    close = saved(
+        saving_runs(2000, trapped(6.0, 1.0), worst_case_usd={"paid-mid": 0.001, "paid-top": 0.0012})
+    )
+    assert dear > 3 * max(1, close)
+
+
+def test_no_saving_exploration_when_exploration_is_off() -> None:
+    for off in ({"exploration": Exploration(share=0.0)}, {"rng": None}):
+        values: dict[str, Any] = {
+            "models": [PAID_MID, PAID_TOP],
+            "worst_case_usd": {"paid-mid": 0.001, "paid-top": 0.03},
+            "justification_valid": True,
+            "stats": trapped(6.0, 1.0),
+            "exploration": Exploration(share=0.1),
+            "rng": random.Random(2),
+        }
+        values.update(off)
+        decisions = [decide(inputs(**values)) for _ in range(300)]
+        assert {d.chosen for d in decisions} == {"paid-top"}
+        assert not any(d.explored for d in decisions)
+
+
+def test_a_model_whose_prior_is_under_the_bar_is_left_to_the_draws() -> None:
+    # The same posterior (1 good of 6 over a prior of 0.7): the catalog, not bad luck,
+    # puts it under the bar, so the money at stake does not make it explored more.
+    under_prior = model("paid-mid", free=False, quality=0.7)
+    runs = saving_runs(2000, trapped(6.0, 1.0), models=[under_prior, PAID_TOP])
+    assert saved(runs) == 0
+
+
+def test_saving_weight_zero_turns_only_the_money_weighted_exploration_off() -> None:
+    off = Exploration(share=0.1, paid_usd_left=0.0, saving_weight=0.0)
+    assert saved(saving_runs(2000, trapped(6.0, 1.0), exploration=off)) == 0
+    with pytest.raises(ValueError, match="saving_weight"):
+        Exploration(saving_weight=-1.0)
+
+
+def test_saving_exploration_never_picks_an_incapable_or_unaffordable_model() -> None:
+    # A vision request: paid-mid lacks vision, so it is never explored, trapped or not.
+    runs = saving_runs(1000, trapped(6.0, 1.0), needs=frozenset({"vision"}))
+    assert {d.chosen for d in runs} == {"paid-top"}
+    # paid-mid is trapped but its worst case exceeds what is left of the limit (paid-top
+    # is then dropped too): nothing paid is chosen, explored or not.
+    runs = saving_runs(
+        500, trapped(6.0, 1.0), models=[FREE_WEAK, PAID_MID, PAID_TOP], remaining_usd=0.0005
+    )
+    assert {d.chosen for d in runs} == {"free-weak"}
+    # With money set aside for nothing, a saving exploration still spends less than the
+    # decision on the means: it only ever picks the cheaper model.
+    runs = saving_runs(2000, trapped(6.0, 1.0))
+    chosen = {d.chosen for d in runs if d.explored}
+    assert chosen
+    assert chosen <= {"paid-mid", "paid-top"}
+    assert all(d.chosen == "paid-mid" for d in runs if d.reason_code == "explore_saving")
+
+
+def test_unlimited_does_not_explore_to_save_money() -> None:
+    runs = saving_runs(1000, trapped(6.0, 1.0), profile=BudgetProfile.UNLIMITED)
+    assert saved(runs) == 0

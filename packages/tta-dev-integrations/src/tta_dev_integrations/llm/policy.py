@@ -35,8 +35,29 @@ within the share explores with the probability that an answer on its tier is jud
 ``(judged + 1) / (calls + 1)`` over the tier's evidence: at 20% feedback, a fifth of the
 share (measured in ``benchmarks/bench_routing_sim.py``: against exploring on the whole
 share, it halved the gap to the tier oracle after learning a wrong prior, and with
-correct priors removed exploration's cost in quality). Exploration stops for a tier where
-answers are never judged (after :data:`UNJUDGED_CALLS_STOP` calls without one).
+correct priors removed exploration's cost in quality), and times the prior's weight in the
+average model's posterior on the tier, ``15 / (15 + judged per model)``, so that exploring
+falls as the evidence outweighs the priors. Exploration stops for a tier where answers are
+never judged (after :data:`UNJUDGED_CALLS_STOP` calls without one).
+
+**Exploration weighted by the money at stake.** Draws on a share of decisions leave a
+*trap*: a few bad early judged answers put a cheap model's posterior under the bar (its
+catalog prior and its truth over it); a dearer model is then chosen on every request of
+the tier, and the cheap one, getting no traffic, never shows otherwise. So on every
+decision that does not draw, when the means' choice is paid, each kept model cheaper than
+it whose prior meets the bar and whose posterior mean does not weighs ``p * ratio``:
+``p`` the posterior probability that it meets the bar, ``ratio`` the choice's cost over
+its own in the value rule's units (worst case plus the cheapest kept paid worst case),
+how many times more every request pays while the trap holds. One of them is explored
+with probability ``share * saving_weight * sum(p * ratio) * judged / (calls + 1) *
+narrowing`` (at most 1), drawn in proportion to its weight: never before an answer on the
+tier is judged, falling as the trapped model's own evidence settles ``p``, and at a 30x
+price far more than at 2x. A model whose *prior* is under the bar is left to the draws:
+the catalog, not a run of bad luck, puts it there. Exploring a cheaper model spends less
+than the means' choice, so the money set aside for paid exploration is not touched; what
+it spends is quality, bounded by ``share * saving_weight * sum(p * ratio)``, which the
+operator sets through ``Exploration.saving_weight`` (:data:`SAVING_WEIGHT` by default; 0
+turns it off).
 """
 
 from __future__ import annotations
@@ -53,6 +74,7 @@ __all__ = [
     "PRIOR_JUDGED",
     "RELIABILITY_PRIOR",
     "RELIABILITY_PRIOR_CALLS",
+    "SAVING_WEIGHT",
     "UNJUDGED_CALLS_STOP",
     "WINDOW_DAYS",
     "Evidence",
@@ -77,6 +99,11 @@ WINDOW_DAYS = 30
 
 UNJUDGED_CALLS_STOP = 50.0
 """Calls of a tier without a single judged answer after which exploration stops."""
+
+SAVING_WEIGHT = 8.0
+"""Default scale of the exploration weighted by the money at stake (see the module).
+
+Chosen on ``benchmarks/bench_routing_sim.py`` seeds 0-99 among 1, 2, 4 and 8."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +145,14 @@ class Exploration:
     using their means (0 turns exploration off). ``paid_usd_left``: the money left for
     exploring paid models (``None``: no limit beyond the profile's own rules; 0: explore
     among free models only, or among paid models the profile would use anyway).
+    ``saving_weight``: how strongly a cheaper model trapped under the bar is explored,
+    in proportion to the money at stake (the module's "Exploration weighted by the money
+    at stake"; 0 turns it off, and ``share == 0`` turns all exploration off).
     """
 
     share: float = 0.1
     paid_usd_left: float | None = 0.0
+    saving_weight: float = SAVING_WEIGHT
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.share <= 1.0) or math.isnan(self.share):
@@ -129,6 +160,11 @@ class Exploration:
         if self.paid_usd_left is not None and not self.paid_usd_left >= 0.0:
             raise ValueError(
                 f"exploration paid_usd_left must be >= 0 or None, got {self.paid_usd_left!r}"
+            )
+        if not self.saving_weight >= 0.0 or math.isinf(self.saving_weight):
+            raise ValueError(
+                f"exploration saving_weight must be a finite number >= 0, "
+                f"got {self.saving_weight!r}"
             )
 
 

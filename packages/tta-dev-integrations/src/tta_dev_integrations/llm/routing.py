@@ -38,7 +38,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from math import sqrt
+from math import erfc, sqrt
 from typing import NamedTuple
 
 from tta_dev_integrations.llm.budget.ledger import ModelStats
@@ -211,6 +211,7 @@ _new_candidate = tuple.__new__
 _Fields = tuple[str, str, bool, float, float, bool, str, float, float, float | None]
 _INF = float("inf")
 _RELIABILITY_SERVED = RELIABILITY_PRIOR * RELIABILITY_PRIOR_CALLS
+_SQRT2 = sqrt(2.0)
 _FREE_MEETS_BAR = "a free model meets the quality bar"
 NOT_JUSTIFIED = "paid, and no valid justification"
 """The reason given for a paid model held back by the careful profile."""
@@ -232,13 +233,30 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     """Choose a model for a request under a profile (see the module docstring)."""
     explore = _explores(inputs)
     bits = inputs.rng.getrandbits if explore and inputs.rng is not None else None
-    candidates, kept, paid_floor = _candidates(inputs, bits)
-    chosen, reason, code = _choose(kept, inputs, QUALITY_BAR[inputs.tier], paid_floor)
+    candidates, kept, paid_floor, held_under = _candidates(inputs, bits)
+    bar = QUALITY_BAR[inputs.tier]
+    chosen, reason, code = _choose(kept, inputs, bar, paid_floor)
     if explore:
         usual = _beyond_paid_budget(chosen, inputs)
         if usual is not None:
             return usual
         reason, code = f"exploring (a posterior draw): {reason}", "explore"
+    elif (
+        chosen is not None
+        and chosen[4] > 0.0
+        and inputs.rng is not None
+        and inputs.exploration.share > 0.0
+        and inputs.profile is not BudgetProfile.UNLIMITED
+        and held_under
+    ):
+        cheaper = _saving_exploration(kept, held_under, chosen, inputs, paid_floor)
+        if cheaper is not None:
+            chosen, explore = cheaper, True
+            reason, code = (
+                f"exploring a cheaper model that may meet the {inputs.tier} bar {bar} "
+                f"({_figures(cheaper)}) instead of {reason}",
+                "explore_saving",
+            )
     failed = inputs.failed
     return RoutingDecision(
         profile=inputs.profile.value,
@@ -255,10 +273,64 @@ def decide(inputs: RoutingInputs) -> RoutingDecision:
     )
 
 
+def _saving_exploration(
+    kept: list[Candidate],
+    held_under: list[str],
+    chosen: Candidate,
+    inputs: RoutingInputs,
+    paid_floor: float,
+) -> Candidate | None:
+    """A cheaper model to explore instead of ``chosen`` (paid, the means' choice), or None.
+
+    Exploration weighted by the money at stake (see the policy module). A kept model
+    cheaper than the choice, whose catalog prior meets the bar but whose posterior mean
+    is under it, is *trapped* if a few bad judged answers put it there: nothing but
+    exploration brings it the traffic that would show it meets the bar. Each weighs
+    ``p * ratio``: ``p`` the posterior probability that it meets the bar (normal, from
+    the Beta's mean and spread), ``ratio`` the choice's cost over its own in the value
+    rule's units (worst case plus the cheapest kept paid worst case): how many times
+    more each decision pays while it stays trapped. One is explored with probability
+    ``share * saving_weight * sum(p * ratio) * judged / (calls + 1) * narrowing`` (at
+    most 1; nothing before an answer on the tier is judged), drawn in proportion to its
+    weight. It costs less than the choice, so the money set aside is never touched.
+    """
+    saving = inputs.exploration.saving_weight
+    if saving <= 0.0:
+        return None
+    floor = paid_floor if paid_floor < _INF else 1.0
+    top, bar = chosen[4] + floor, QUALITY_BAR[inputs.tier]
+    trapped: list[tuple[Candidate, float]] = []
+    total = 0.0
+    for c in kept:
+        cost, mean = c[4], c[3]
+        if cost < chosen[4] and c[0] in held_under:
+            spread = sqrt(mean * (1.0 - mean) / (PRIOR_JUDGED + c[8] + 1.0))
+            if spread > 0.0:
+                weight = 0.5 * erfc((bar - mean) / (spread * _SQRT2)) * top / (cost + floor)
+                trapped.append((c, weight))
+                total += weight
+    if not trapped:
+        return None
+    rng = inputs.rng
+    if rng is None or not rng.random() < inputs.exploration.share * saving * total * (
+        _learning_rate(inputs, first=0.0)
+    ):
+        return None
+    pick = rng.random() * total
+    for c, weight in trapped:
+        pick -= weight
+        if pick < 0.0:
+            return c
+    return trapped[-1][0]
+
+
 def _candidates(
     inputs: RoutingInputs, bits: Callable[[int], int] | None
-) -> tuple[list[Candidate], list[Candidate], float]:
+) -> tuple[list[Candidate], list[Candidate], float, list[str]]:
     """One pass over the models: every candidate, the kept ones, the cheapest kept paid.
+
+    Also the models not dropped whose prior meets the bar and posterior mean does not
+    (held under the bar by their judged answers: the money-weighted exploration's).
 
     ``bits`` (a random generator's ``getrandbits``) when the decision explores. The
     cheapest kept paid model's worst case (over 0) is infinite when none is kept.
@@ -278,7 +350,7 @@ def _candidates(
     candidates: list[Candidate] = []
     kept: list[Candidate] = []
     # Whether a kept free model meets the bar; the cheapest kept paid worst case (> 0).
-    free_meets_bar, paid_floor = False, _INF
+    free_meets_bar, paid_floor, held_under = False, _INF, list[str]()
     for model in inputs.models:
         alias, provider, free, prior = model.alias, model.provider, model.free, model.quality[tier]
         cost = costs.get(alias, 0.0)
@@ -308,15 +380,15 @@ def _candidates(
                                            judged, latency))
             )  # fmt: skip
             continue
-        if bits is not None:
-            # Optimistic Thompson sampling (May et al., JMLR 2012): a draw from the
-            # posterior (normal, from the Beta's mean and spread), where a draw under the
-            # mean counts as the mean, so an unproven model gets its chance without a
-            # proven one falling below what it is known to do.
-            z = normal[bits(10)]
-            if z > 0.0:
-                draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
-                quality = draw if draw < 1.0 else 1.0
+        # Optimistic Thompson sampling (May et al., JMLR 2012) when exploring: a draw from
+        # the posterior (normal, from the Beta's mean and spread), where a draw under the
+        # mean counts as the mean, so an unproven model gets its chance without a proven
+        # one falling below what it is known to do.
+        if bits is not None and (z := normal[bits(10)]) > 0.0:
+            draw = mean + sqrt(mean * (1.0 - mean) / (weight + 1.0)) * z
+            quality = draw if draw < 1.0 else 1.0
+        if mean < bar <= prior:
+            held_under.append(alias)
         fields = (alias, provider, free, quality, cost, True, "allowed", rel, judged, latency)
         if free:
             free_meets_bar = free_meets_bar or quality >= bar
@@ -332,32 +404,42 @@ def _candidates(
         kept.append(candidate)
     if held:
         kept, paid_floor = _gate(candidates, kept, held, inputs, free_meets_bar)
-    return candidates, kept, paid_floor
+    return candidates, kept, paid_floor, held_under
 
 
 def _explores(inputs: RoutingInputs) -> bool:
-    """Whether this decision explores (see the policy module's "Exploration").
+    """Whether this decision draws from the posteriors (the policy module's "Exploration").
 
     Within the operator's share, with the probability that an answer on this tier is
     judged, ``(judged + 1) / (calls + 1)`` (an exploring call whose answer nobody judges
     costs quality and teaches nothing), times the prior's weight in the average model's
     posterior on the tier, ``PRIOR_JUDGED / (PRIOR_JUDGED + judged / models)`` (exploring
-    falls as the posteriors narrow). A tier whose answers were never judged in
-    :data:`UNJUDGED_CALLS_STOP` calls is not explored at all.
+    falls as the posteriors narrow). A tier whose answers were never
+    judged in :data:`UNJUDGED_CALLS_STOP` calls is not explored at all.
     """
     rng, share = inputs.rng, inputs.exploration.share
     if rng is None or share <= 0.0 or rng.random() >= share:
         return False
+    return rng.random() < _learning_rate(inputs, first=1.0)
+
+
+def _learning_rate(inputs: RoutingInputs, *, first: float) -> float:
+    """``(judged + first) / (calls + 1)`` on the tier (at most 1), times the narrowing.
+
+    The narrowing, ``PRIOR_JUDGED / (PRIOR_JUDGED + judged / models)``, falls as the
+    evidence outweighs the priors; 0 for a tier whose answers were never judged in
+    :data:`UNJUDGED_CALLS_STOP` calls.
+    """
     calls = judged = 0.0
     stats = inputs.stats
     for seen in stats.values():
         ev = seen if type(seen) is Evidence else _as_evidence(seen, inputs.tier)
         calls += ev.calls
         judged += ev.judged
-    if judged <= 0.0 and calls >= UNJUDGED_CALLS_STOP:
-        return False  # never judged: nothing to learn
-    narrowing = PRIOR_JUDGED / (PRIOR_JUDGED + judged / len(stats)) if judged > 0.0 else 1.0
-    return rng.random() * (calls + 1.0) < (judged + 1.0) * narrowing
+    if judged <= 0.0:
+        return 0.0 if first <= 0.0 or calls >= UNJUDGED_CALLS_STOP else first / (calls + 1.0)
+    narrowing = PRIOR_JUDGED / (PRIOR_JUDGED + judged / len(stats))
+    return min(1.0, (judged + first) / (calls + 1.0)) * narrowing
 
 
 def _beyond_paid_budget(chosen: Candidate | None, inputs: RoutingInputs) -> RoutingDecision | None:
