@@ -127,13 +127,26 @@ def _has_subcommand(ctx: object) -> bool:
     return bool(getattr(ctx, "protected_args", None) or getattr(ctx, "_protected_args", None))
 
 
+def serve_metrics(port: int) -> subprocess.Popen[str]:
+    """``tta metrics serve`` in a child whose Ctrl-C does what a terminal's does.
+
+    A child inherits an ignored SIGINT (a shell starts background jobs that way, and a
+    CI runner may run the suite as one), and Python then leaves it ignored: the child is
+    started with the signal caught here, which a new program resets to the default.
+    """
+    caught = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tta_cli.app", "metrics", "serve", "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, caught)
+
+
 def test_ctrl_c_stops_metrics_serve_with_130(tta_env_free_port: int) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tta_cli.app", "metrics", "serve", "--port",
-         str(tta_env_free_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
-    )  # fmt: skip
+    process = serve_metrics(tta_env_free_port)
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("serving http://")
@@ -217,12 +230,7 @@ def test_an_unexpected_group_of_errors_lists_its_members(
 def test_ctrl_c_the_moment_metrics_serve_answers_still_stops_it(tta_env_free_port: int) -> None:
     """No window after "serving" where a Ctrl-C leaves the server's thread running."""
     for _ in range(3):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tta_cli.app", "metrics", "serve", "--port",
-             str(tta_env_free_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
-        )  # fmt: skip
+        process = serve_metrics(tta_env_free_port)
         try:
             assert process.stdout is not None
             assert process.stdout.readline().startswith("serving http://")
