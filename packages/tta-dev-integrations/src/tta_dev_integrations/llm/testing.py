@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,8 +93,9 @@ class _DoubleProvider(Provider):
         """The last message's text of every request, in order (what the model was asked)."""
         return [request.messages[-1].text if request.messages else "" for request in self.requests]
 
+    @abstractmethod
     async def _next(self, request: LLMRequest) -> TestReply:
-        raise NotImplementedError
+        """The reply to ``request``: the next scripted one, or the function's."""
 
     async def _reply(self, request: LLMRequest, model_id: str) -> TestReply:
         self.requests.append(request)
