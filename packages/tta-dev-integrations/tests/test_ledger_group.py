@@ -14,39 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from tta_dev_integrations.llm.budget.ledger import BudgetExceededError, current_month
+from ledger_for_tests import MONTH, budgeted, reserve, statements
+from tta_dev_integrations.llm.budget.ledger import BudgetExceededError
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
-
-MONTH = current_month()
 
 
 @pytest.fixture
 async def ledger(tmp_path: Path) -> AsyncIterator[SQLiteLedger]:
-    opened = SQLiteLedger(tmp_path / "ledger.db")
-    await opened.set_limit("team", 1_000_000, actor="test", reason="a budget")
+    opened = await budgeted(tmp_path / "ledger.db")
     yield opened
     await opened.close()
 
 
-def trace(ledger: SQLiteLedger) -> list[str]:
-    statements: list[str] = []
-    ledger._call(lambda conn: conn.set_trace_callback(statements.append))
-    return statements
-
-
-async def reserve(ledger: SQLiteLedger, request_id: str, micros: int = 700, **more: int) -> None:
-    await ledger.reserve(
-        request_id=request_id, scope="team", month=MONTH, amount_micros=micros, model="m",
-        provider="p", **more,  # type: ignore[arg-type]
-    )  # fmt: skip
-
-
 async def test_concurrent_reservations_share_commits(ledger: SQLiteLedger) -> None:
-    statements = trace(ledger)
+    ran = statements(ledger)
     await asyncio.gather(*(reserve(ledger, f"r{i}") for i in range(50)))
-    commits = statements.count("COMMIT")
+    commits = ran.count("COMMIT")
     assert 1 <= commits < 25  # 50 alone would be 50
-    assert statements.count("SAVEPOINT tta_job") >= 50 - commits
+    assert ran.count("SAVEPOINT tta_job") >= 50 - commits
     summary = await ledger.summary("team", MONTH)
     assert summary.reserved_micros == 50 * 700
 
@@ -89,7 +74,7 @@ async def test_a_group_that_fails_as_a_whole_runs_each_alone(ledger: SQLiteLedge
         )
 
     ledger._call(forbid)
-    statements = trace(ledger)
+    ran = statements(ledger)
     outcomes = await asyncio.gather(
         *(reserve(ledger, "bad" if i == 3 else f"ok{i}") for i in range(8)),
         return_exceptions=True,
@@ -97,7 +82,7 @@ async def test_a_group_that_fails_as_a_whole_runs_each_alone(ledger: SQLiteLedge
     failed = [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
     assert failed == [3]
     assert isinstance(outcomes[3], sqlite3.IntegrityError)
-    assert "ROLLBACK" in statements  # the group was rolled back and served again alone
+    assert "ROLLBACK" in ran  # the group was rolled back and served again alone
     entries = {e.request_id for e in await ledger.entries("team", MONTH)}
     assert entries == {"warm-up"} | {f"ok{i}" for i in range(8) if i != 3}
     assert (await ledger.summary("team", MONTH)).reserved_micros == 8 * 700
@@ -115,7 +100,7 @@ async def test_settlements_and_releases_group_with_reservations(ledger: SQLiteLe
 
 
 async def test_a_lone_transaction_runs_alone(ledger: SQLiteLedger) -> None:
-    statements = trace(ledger)
+    ran = statements(ledger)
     await reserve(ledger, "alone")
-    assert "SAVEPOINT tta_job" not in statements
-    assert statements.count("BEGIN IMMEDIATE") == 1
+    assert "SAVEPOINT tta_job" not in ran
+    assert ran.count("BEGIN IMMEDIATE") == 1

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import postgres_for_tests
+from ledger_for_tests import count_trips
 from tta_dev_integrations.llm.budget.base import LedgerBase
 from tta_dev_integrations.llm.budget.postgres import PostgresLedger
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
@@ -57,19 +58,6 @@ async def history(ledger: LedgerBase) -> None:
                              ok=False, correlation_id="c1", now=at, **common)  # fmt: skip
     await ledger.reserve(request_id="stale", amount_micros=700, model="gpt-4o",
                          provider="openai", lease_s=60, now=at, **common)  # fmt: skip
-
-
-def count_trips(ledger: LedgerBase) -> list[int]:
-    """Count the backend's round trips (its ``_run``) from now on."""
-    trips = [0]
-    run = ledger._run  # type: ignore[attr-defined]
-
-    async def counted(operation: Any, **how: Any) -> Any:
-        trips[0] += 1
-        return await run(operation, **how)
-
-    ledger._run = counted  # type: ignore[attr-defined]
-    return trips
 
 
 async def test_preflight_answers_what_the_three_reads_answer(ledger: LedgerBase) -> None:

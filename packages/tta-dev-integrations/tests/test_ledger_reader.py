@@ -17,43 +17,26 @@ from typing import Any
 
 import pytest
 
-from tta_dev_integrations.llm.budget.ledger import current_month
+from ledger_for_tests import MONTH, budgeted, count_trips
+from ledger_for_tests import reserve as reserve_for
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
-
-MONTH = current_month()
 
 
 @pytest.fixture
 async def ledger(tmp_path: Path) -> AsyncIterator[SQLiteLedger]:
-    opened = SQLiteLedger(tmp_path / "ledger.db")
-    await opened.set_limit("team", 1_000_000, actor="test", reason="a budget")
+    opened = await budgeted(tmp_path / "ledger.db")
     yield opened
     await opened.close()
 
 
-def worker_trips(ledger: SQLiteLedger) -> list[int]:
-    trips = [0]
-    run = ledger._run
-
-    def counted(operation: Any, **how: Any) -> Any:
-        trips[0] += 1
-        return run(operation, **how)
-
-    ledger._run = counted  # type: ignore[method-assign]
-    return trips
-
-
 async def reserve(ledger: SQLiteLedger, request_id: str, **more: Any) -> None:
-    await ledger.reserve(
-        request_id=request_id, scope="team", month=MONTH, amount_micros=700, model="m",
-        provider="p", tier="low", correlation_id="c1", **more,
-    )  # fmt: skip
+    await reserve_for(ledger, request_id, tier="low", correlation_id="c1", **more)
 
 
 async def test_a_preflight_reads_here_what_the_worker_would_read(ledger: SQLiteLedger) -> None:
     await reserve(ledger, "a")
     await ledger.settle("a", 500, latency_s=0.2)
-    trips = worker_trips(ledger)
+    trips = count_trips(ledger)
     seen = await ledger.preflight(
         "team", MONTH, ["m"], "low", correlation_id="c1",
         tried_since=datetime.now(UTC) - timedelta(hours=1),
@@ -68,7 +51,7 @@ async def test_a_preflight_reads_here_what_the_worker_would_read(ledger: SQLiteL
 async def test_a_lease_to_charge_sends_the_preflight_to_a_worker(ledger: SQLiteLedger) -> None:
     await reserve(ledger, "short", lease_s=0.05)
     await asyncio.sleep(0.1)
-    trips = worker_trips(ledger)
+    trips = count_trips(ledger)
     seen = await ledger.preflight("team", MONTH, ["m"], "low")
     assert trips == [1]
     assert (seen.summary.reserved_micros, seen.summary.unconfirmed_micros) == (0, 700)
@@ -100,7 +83,7 @@ async def test_without_read_only_access_the_worker_answers(
         raise sqlite3.OperationalError("unable to open database file")
 
     monkeypatch.setattr(ledger._readers, "_connect", refuse)
-    trips = worker_trips(ledger)
+    trips = count_trips(ledger)
     seen = await ledger.preflight("team", MONTH, ["m"], "low")
     assert trips == [1]
     assert seen.summary.reserved_micros == 700
@@ -116,7 +99,7 @@ async def test_a_relative_or_odd_path_reads_here_too(
     ledger = SQLiteLedger(name)
     try:
         await reserve(ledger, "a")
-        trips = worker_trips(ledger)
+        trips = count_trips(ledger)
         seen = await ledger.preflight("team", MONTH, ["m"], "low")
         assert trips == [0]
         assert seen.summary.reserved_micros == 700
