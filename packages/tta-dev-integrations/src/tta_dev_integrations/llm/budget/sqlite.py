@@ -444,20 +444,25 @@ class SQLiteLedger(LedgerBase):
     def _op_settle(self, settlement: Settlement, at: datetime) -> ThreadWork[SpendSummary]:
         s = settlement
 
+        def delta_of(entry: tuple[Any, ...]) -> BudgetDelta | None:
+            """What settling the entry (an ``_ENTRY`` row) does to its month."""
+            state, _, _, reserved, old_actual, unconfirmed, _, _ = entry
+            return settlement_delta(
+                state=state,
+                reserved=reserved,
+                old_actual=old_actual,
+                old_unconfirmed=bool(unconfirmed),
+                actual=s.actual_micros,
+                measured=s.measured,
+            )
+
         def settle(conn: sqlite3.Connection, unsynced: bool) -> SpendSummary:
             with _immediate(conn, unsynced=unsynced):
                 row = conn.execute(_ENTRY, (s.request_id,)).fetchone()
                 if row is None:
                     raise UnknownEntry
-                state, scope, month, reserved, old_actual, unconfirmed, model, tier = row
-                delta = settlement_delta(
-                    state=state,
-                    reserved=reserved,
-                    old_actual=old_actual,
-                    old_unconfirmed=bool(unconfirmed),
-                    actual=s.actual_micros,
-                    measured=s.measured,
-                )
+                _, scope, month, _, _, _, model, tier = row
+                delta = delta_of(row)
                 if delta is None:  # settled already (or a free call): nothing changes
                     return _summary(conn, scope, month)
                 if unsynced and not delta.lowers_only():
@@ -481,14 +486,7 @@ class SQLiteLedger(LedgerBase):
             if self.synchronous == "FULL" and not conn.in_transaction:
                 row = conn.execute(_ENTRY, (s.request_id,)).fetchone()
                 if row is not None:
-                    delta = settlement_delta(
-                        state=row[0],
-                        reserved=row[3],
-                        old_actual=row[4],
-                        old_unconfirmed=bool(row[5]),
-                        actual=s.actual_micros,
-                        measured=s.measured,
-                    )
+                    delta = delta_of(row)
                     unsynced = delta is not None and delta.lowers_only()
             try:
                 return settle(conn, unsynced)
