@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -115,23 +116,14 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class _Workers:
-    """The process's worker threads for SQLite ledgers (new ones in a forked child)."""
-
-    pool: ThreadPoolExecutor | None = None
-
-    @classmethod
-    def forget(cls) -> None:
-        cls.pool = None  # the parent's threads do not exist in a forked child
-
-
-os.register_at_fork(after_in_child=_Workers.forget)
-
-
+@cache
 def _workers() -> ThreadPoolExecutor:
-    if _Workers.pool is None:
-        _Workers.pool = ThreadPoolExecutor(thread_name_prefix="tta-sqlite-ledger")
-    return _Workers.pool
+    """The process's worker threads for SQLite ledgers."""
+    return ThreadPoolExecutor(thread_name_prefix="tta-sqlite-ledger")
+
+
+# The parent's threads do not exist in a forked child: it makes a pool of its own.
+os.register_at_fork(after_in_child=_workers.cache_clear)
 
 
 @contextmanager
