@@ -15,11 +15,9 @@ is 0 when a target is missed (this is a report) and non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from time import perf_counter
 
 from bench_primitives import (
@@ -34,7 +32,7 @@ from bench_primitives import (
     result,
     step,
 )
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_primitives import BulkheadPrimitive, MapPrimitive, WorkflowContext
 
 ITEMS = 100
@@ -99,9 +97,7 @@ async def run_in_loop(settings: Settings) -> list[Result]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 

@@ -32,7 +32,6 @@ Usage: ``python benchmarks/bench_database.py [--quick] [--json FILE]``; the exit
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sqlite3
@@ -47,7 +46,7 @@ import aiosqlite
 
 from bench_ledger import bench_database, find_postgres
 from bench_primitives import FULL, QUICK, Result, Settings, compare, machine, print_table, result
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_integrations.database import PostgreSQLPrimitive, SQLitePrimitive
 
 TARGET = 1.15
@@ -299,9 +298,7 @@ async def run_in_loop(settings: Settings, postgres_url: str | None) -> list[Resu
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--postgres-url", help="an admin URL of the server to measure on")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL

@@ -19,19 +19,17 @@ Usage: ``python benchmarks/bench_fleet.py [--quick] [--json FILE]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from bench_primitives import FULL, QUICK, Result, Settings, compare, print_table, result
 from machine import describe_machine
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_primitives import (
     CachePrimitive,
     CircuitBreakerPrimitive,
@@ -105,9 +103,7 @@ async def measure(url: str, settings: Settings) -> tuple[list[Result], str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--redis-url", help="the Redis to measure against")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL

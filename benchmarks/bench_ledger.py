@@ -23,7 +23,6 @@ Usage: ``python benchmarks/bench_ledger.py [--quick] [--json FILE]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import describe_machine
+from report import benchmark_arguments
 from tta_dev_integrations.llm.budget.ledger import Ledger
 from tta_dev_integrations.llm.budget.sqlite import SQLiteLedger
 
@@ -308,9 +308,7 @@ def print_table(results: Sequence[Result], info: dict[str, Any], settings: Setti
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--postgres-url", help="a server to create the benchmark database on")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL

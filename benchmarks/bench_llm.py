@@ -42,7 +42,6 @@ when a target is missed (this is a report) and non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import json
@@ -70,7 +69,7 @@ import httpx
 import httpx2
 
 from machine import describe_machine
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_integrations.llm import LLMPrimitive, create_provider, load_catalog
 from tta_dev_integrations.llm.providers.base import HTTPProvider
 from tta_dev_integrations.llm.types import LLMRequest
@@ -1007,9 +1006,7 @@ def write_catalog(directory: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 

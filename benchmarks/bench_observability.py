@@ -21,7 +21,6 @@ helpers this reuses). Usage: ``python benchmarks/bench_observability.py [--quick
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import operator
 import sys
@@ -45,7 +44,7 @@ from bench_primitives import (
     print_table,
     result,
 )
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_primitives import LambdaPrimitive, WorkflowContext
 from tta_dev_primitives.core.base import _exemplar
 from tta_dev_primitives.observability import histogram
@@ -208,9 +207,7 @@ async def run_in_loop(settings: Settings) -> list[Result]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 

@@ -20,7 +20,6 @@ is 0 when a target is missed (this is a report) and non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import operator
@@ -31,7 +30,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
-from pathlib import Path
 from time import perf_counter
 from typing import Any, Literal
 
@@ -40,7 +38,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from machine import describe_machine
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_primitives import (
     LambdaPrimitive,
     ParallelPrimitive,
@@ -427,9 +425,7 @@ async def run_in_loop(settings: Settings) -> list[Result]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
 

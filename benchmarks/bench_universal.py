@@ -30,7 +30,6 @@ Usage: ``python benchmarks/bench_universal.py [--quick] [--json FILE]
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing
@@ -62,7 +61,7 @@ from bench_llm import (
     result,
 )
 from machine import describe_machine
-from report import finish_run
+from report import benchmark_arguments, finish_run
 from tta_dev_integrations.llm import LLMPrimitive, create_provider, load_catalog
 from tta_dev_integrations.llm.budget.journal import PendingJournal
 from tta_dev_integrations.llm.budget.ledger import Ledger, current_month
@@ -515,9 +514,7 @@ def describe(postgres: str | None = None) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--postgres-url", help="a server to create the benchmark database on")
     parser.add_argument("--entries", type=int, help="settled entries of the big ledger")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="one backend only")

@@ -1,7 +1,8 @@
-"""How every ratio benchmark ends a run: the targets met, and the figures as JSON."""
+"""How every ratio benchmark starts and ends a run: its options, the targets met, the JSON."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -16,6 +17,17 @@ class Measured(Protocol):
 
     key: str
     passed: bool | None
+
+
+def benchmark_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A parser with the options every benchmark takes, ``--quick`` and ``--json FILE``.
+
+    Its description is the first line of ``doc`` (the benchmark's module docstring).
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough figures)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    return parser
 
 
 def finish_run(
