@@ -75,6 +75,27 @@ class Pair:
 Job = Callable[[], Awaitable[object]]
 
 
+def our_jobs(
+    db: SQLitePrimitive | PostgreSQLPrimitive, mark: str, batch: list[tuple[int]]
+) -> dict[str, Job]:
+    """The primitive's five jobs on either backend (``mark``: its parameter placeholder)."""
+
+    async def transaction() -> object:
+        async with db.transaction() as tx:
+            await tx.run(f"UPDATE items SET v = v + 1 WHERE id = {mark}", (8,))
+            return await tx.fetch_value(f"SELECT v FROM items WHERE id = {mark}", (8,))
+
+    return {
+        "fetch_value": lambda: db.fetch_value(f"SELECT v FROM items WHERE id = {mark}", (7,)),
+        "fetch_all": lambda: db.fetch_all(
+            f"SELECT id, name, v FROM items WHERE id <= {mark}", (100,)
+        ),
+        "run": lambda: db.run(f"UPDATE items SET v = v + 1 WHERE id = {mark}", (7,)),
+        "run_many": lambda: db.run_many(f"UPDATE items SET v = v + 1 WHERE id = {mark}", batch),
+        "transaction": transaction,
+    }
+
+
 # -- SQLite --------------------------------------------------------------------------
 
 
@@ -123,18 +144,7 @@ async def sqlite_jobs(directory: Path) -> tuple[Pair, Callable[[], Awaitable[Non
         await raw.execute_fetchall("COMMIT")
         return next(iter(rows[0].values()))
 
-    async def ours_transaction() -> object:
-        async with db.transaction() as tx:
-            await tx.run("UPDATE items SET v = v + 1 WHERE id = ?", (8,))
-            return await tx.fetch_value("SELECT v FROM items WHERE id = ?", (8,))
-
-    ours: dict[str, Job] = {
-        "fetch_value": lambda: db.fetch_value("SELECT v FROM items WHERE id = ?", (7,)),
-        "fetch_all": lambda: db.fetch_all("SELECT id, name, v FROM items WHERE id <= ?", (100,)),
-        "run": lambda: db.run("UPDATE items SET v = v + 1 WHERE id = ?", (7,)),
-        "run_many": lambda: db.run_many("UPDATE items SET v = v + 1 WHERE id = ?", batch),
-        "transaction": ours_transaction,
-    }
+    ours = our_jobs(db, "?", batch)
     rawjobs: dict[str, Job] = {
         "fetch_value": raw_value,
         "fetch_all": raw_all,
@@ -214,18 +224,7 @@ async def postgres_jobs(url: str) -> tuple[Pair, Callable[[], Awaitable[None]]]:
             await conn.execute("COMMIT")
         return next(iter(rows[0].values()))
 
-    async def ours_transaction() -> object:
-        async with db.transaction() as tx:
-            await tx.run("UPDATE items SET v = v + 1 WHERE id = %s", (8,))
-            return await tx.fetch_value("SELECT v FROM items WHERE id = %s", (8,))
-
-    ours: dict[str, Job] = {
-        "fetch_value": lambda: db.fetch_value("SELECT v FROM items WHERE id = %s", (7,)),
-        "fetch_all": lambda: db.fetch_all("SELECT id, name, v FROM items WHERE id <= %s", (100,)),
-        "run": lambda: db.run("UPDATE items SET v = v + 1 WHERE id = %s", (7,)),
-        "run_many": lambda: db.run_many("UPDATE items SET v = v + 1 WHERE id = %s", batch),
-        "transaction": ours_transaction,
-    }
+    ours = our_jobs(db, "%s", batch)
     rawjobs: dict[str, Job] = {
         "fetch_value": raw_value,
         "fetch_all": raw_all,
